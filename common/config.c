@@ -1,0 +1,829 @@
+/* config.c -- load and validate the YAML configuration (libyaml's document API, so
+ * every node keeps the line it came from). */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "util.h"
+
+/* ---- arena: every string and array of a config, freed together ---- */
+
+struct arena_blk {
+    struct arena_blk *next;
+    max_align_t data[];
+};
+
+static void *arena_alloc(void **arena, size_t size)
+{
+    struct arena_blk *b = calloc(1, sizeof(*b) + size);
+
+    if (!b)
+        return NULL;
+    b->next = *arena;
+    *arena = b;
+    return b->data;
+}
+
+static char *arena_strdup(void **arena, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = arena_alloc(arena, n);
+
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static void arena_free(void *arena)
+{
+    struct arena_blk *b = arena;
+
+    while (b) {
+        struct arena_blk *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
+/* ---- field names ---- */
+
+static const char *const field_names[FIELD__COUNT] = {
+    "service", "repo", "job", "stage", "type", "tier", "state", "org", "base_ref"};
+
+const char *field_name(enum field f)
+{
+    return (unsigned)f < FIELD__COUNT ? field_names[f] : "?";
+}
+
+int field_parse(const char *s)
+{
+    for (int i = 0; i < FIELD__COUNT; i++)
+        if (strcmp(s, field_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- parser state and error reporting ---- */
+
+struct cfgp {
+    const char *name;
+    yaml_document_t *doc;
+    struct config *c;
+    char *errbuf;
+    size_t errsize, errlen;
+    int nerr;
+    bool oom;
+};
+
+__attribute__((format(printf, 3, 4))) static void cerr(struct cfgp *p, const yaml_node_t *n,
+                                                       const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+
+    if (p->nerr++ >= CONFIG_MAX_ERRORS || p->errlen + 1 >= p->errsize)
+        return;
+    w = snprintf(p->errbuf + p->errlen, p->errsize - p->errlen, "%s:%lu: ", p->name,
+                 n ? (unsigned long)n->start_mark.line + 1 : 0UL);
+    if (w < 0 || (size_t)w >= p->errsize - p->errlen)
+        goto full;
+    p->errlen += (size_t)w;
+    va_start(ap, fmt);
+    w = vsnprintf(p->errbuf + p->errlen, p->errsize - p->errlen, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= p->errsize - p->errlen - 1)
+        goto full;
+    p->errlen += (size_t)w;
+    p->errbuf[p->errlen++] = '\n';
+    p->errbuf[p->errlen] = '\0';
+    return;
+full:
+    p->errlen = p->errsize - 1;
+    p->errbuf[p->errlen] = '\0';
+}
+
+static yaml_node_t *node(struct cfgp *p, int id)
+{
+    return yaml_document_get_node(p->doc, id);
+}
+
+static bool is_map(const yaml_node_t *n)
+{
+    return n && n->type == YAML_MAPPING_NODE;
+}
+
+static const char *sval(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static yaml_node_t *mget(struct cfgp *p, const yaml_node_t *map, const char *key)
+{
+    if (!is_map(map))
+        return NULL;
+    for (yaml_node_pair_t *kv = map->data.mapping.pairs.start;
+         kv < map->data.mapping.pairs.top; kv++) {
+        const char *k = sval(node(p, kv->key));
+        if (k && strcmp(k, key) == 0)
+            return node(p, kv->value);
+    }
+    return NULL;
+}
+
+/* Report keys of `map` not in `allowed` (NULL-terminated): a typo must not pass. */
+static void check_keys(struct cfgp *p, const yaml_node_t *map, const char *path,
+                       const char *const *allowed)
+{
+    if (!is_map(map))
+        return;
+    for (yaml_node_pair_t *kv = map->data.mapping.pairs.start;
+         kv < map->data.mapping.pairs.top; kv++) {
+        yaml_node_t *kn = node(p, kv->key);
+        const char *k = sval(kn);
+        const char *const *a;
+        for (a = allowed; *a && (!k || strcmp(*a, k) != 0); a++)
+            ;
+        if (!*a) {
+            char list[512] = "";
+            size_t l = 0;
+            for (a = allowed; *a && l < sizeof(list) - 1; a++) {
+                int w = snprintf(list + l, sizeof(list) - l, "%s%s", l ? ", " : "", *a);
+                if (w > 0)
+                    l += (size_t)w;
+            }
+            cerr(p, kn, "%s%s: unknown key (expected one of: %s)", path, k ? k : "?", list);
+        }
+    }
+}
+
+static const char *dup(struct cfgp *p, const char *s)
+{
+    const char *d = arena_strdup(&p->c->arena, s);
+
+    if (!d)
+        p->oom = true;
+    return d;
+}
+
+/* A scalar at map[key] (NULL if absent; error if not a scalar). */
+static const char *get_scalar(struct cfgp *p, const yaml_node_t *map, const char *key,
+                              const char *path)
+{
+    yaml_node_t *n = mget(p, map, key);
+
+    if (!n)
+        return NULL;
+    if (!sval(n)) {
+        cerr(p, n, "%s%s: expected a single value", path, key);
+        return NULL;
+    }
+    return sval(n);
+}
+
+static void get_string(struct cfgp *p, const yaml_node_t *map, const char *key,
+                       const char *path, const char **out)
+{
+    const char *v = get_scalar(p, map, key, path);
+
+    if (v)
+        *out = dup(p, v);
+}
+
+static void get_int(struct cfgp *p, const yaml_node_t *map, const char *key,
+                    const char *path, long long min, long long max, int *out)
+{
+    const char *v = get_scalar(p, map, key, path);
+    long long ll;
+
+    if (!v)
+        return;
+    if (util_parse_int(v, min, max, &ll) < 0)
+        cerr(p, mget(p, map, key), "%s%s: expected an integer from %lld to %lld, got \"%s\"",
+             path, key, min, max, v);
+    else
+        *out = (int)ll;
+}
+
+static void get_duration(struct cfgp *p, const yaml_node_t *map, const char *key,
+                         const char *path, int64_t min_ms, int64_t *out)
+{
+    const char *v = get_scalar(p, map, key, path);
+    int64_t ms;
+
+    if (!v)
+        return;
+    if (util_parse_duration(v, &ms) < 0)
+        cerr(p, mget(p, map, key),
+             "%s%s: not a duration: \"%s\" (use e.g. 500ms, 30s, 15m, 2h)", path, key, v);
+    else if (ms < min_ms)
+        cerr(p, mget(p, map, key), "%s%s: must be at least %lld ms", path, key,
+             (long long)min_ms);
+    else
+        *out = ms;
+}
+
+static void get_bool(struct cfgp *p, const yaml_node_t *map, const char *key,
+                     const char *path, bool *out)
+{
+    const char *v = get_scalar(p, map, key, path);
+
+    if (!v)
+        return;
+    if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+        *out = true;
+    else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
+        *out = false;
+    else
+        cerr(p, mget(p, map, key), "%s%s: expected true or false, got \"%s\"", path, key, v);
+}
+
+/* A list of scalars; a single scalar counts as a one-element list. */
+static void get_list(struct cfgp *p, const yaml_node_t *n, const char *what,
+                     struct strlist *out)
+{
+    const char **v;
+    size_t cnt = 0;
+
+    out->v = NULL;
+    out->n = 0;
+    if (!n)
+        return;
+    if (sval(n)) {
+        v = arena_alloc(&p->c->arena, sizeof(*v));
+        if (!v || !(v[0] = dup(p, sval(n)))) {
+            p->oom = true;
+            return;
+        }
+        out->v = v;
+        out->n = 1;
+        return;
+    }
+    if (n->type != YAML_SEQUENCE_NODE) {
+        cerr(p, n, "%s: expected a value or a list of values", what);
+        return;
+    }
+    size_t total = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (total > CONFIG_MAX_LIST) {
+        cerr(p, n, "%s: more than %d entries", what, CONFIG_MAX_LIST);
+        return;
+    }
+    v = arena_alloc(&p->c->arena, (total ? total : 1) * sizeof(*v));
+    if (!v) {
+        p->oom = true;
+        return;
+    }
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *e = node(p, *it);
+        if (!sval(e)) {
+            cerr(p, e, "%s: entries must be single values", what);
+            continue;
+        }
+        v[cnt++] = dup(p, sval(e));
+    }
+    out->v = v;
+    out->n = cnt;
+}
+
+/* A secret: `key`, `key_env` or `key_file`, at most one. Returns the value or NULL. */
+static const char *get_secret(struct cfgp *p, const yaml_node_t *map, const char *key,
+                              const char *path)
+{
+    char k_env[64], k_file[64], err[256];
+    const char *inl, *env, *file, *v = NULL;
+    int given;
+
+    snprintf(k_env, sizeof(k_env), "%s_env", key);
+    snprintf(k_file, sizeof(k_file), "%s_file", key);
+    inl = get_scalar(p, map, key, path);
+    env = get_scalar(p, map, k_env, path);
+    file = get_scalar(p, map, k_file, path);
+    given = !!inl + !!env + !!file;
+    if (given > 1) {
+        cerr(p, mget(p, map, key) ? mget(p, map, key) : mget(p, map, k_env),
+             "%s%s: give only one of %s, %s, %s", path, key, key, k_env, k_file);
+        return NULL;
+    }
+    if (inl)
+        return dup(p, inl);
+    if (env) {
+        if (!(v = getenv(env)) || !*v) {
+            cerr(p, mget(p, map, k_env), "%s%s: environment variable %s is not set", path,
+                 k_env, env);
+            return NULL;
+        }
+        return dup(p, v);
+    }
+    if (file) {
+        size_t len;
+        char *data = util_read_file(file, 64 * 1024, &len, err, sizeof(err));
+        if (!data) {
+            cerr(p, mget(p, map, k_file), "%s%s: %s", path, k_file, err);
+            return NULL;
+        }
+        while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+            data[--len] = '\0';
+        v = dup(p, data);
+        free(data);
+        return v;
+    }
+    return NULL;
+}
+
+/* ---- sections ---- */
+
+static void parse_kafka(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"brokers",    "topic",      "group",
+                                       "dead_letter_topic", "batch_size", "batch_wait",
+                                       "properties", NULL};
+    struct config *c = p->c;
+    yaml_node_t *props;
+
+    check_keys(p, m, "kafka.", keys);
+    get_string(p, m, "brokers", "kafka.", &c->brokers);
+    get_string(p, m, "topic", "kafka.", &c->topic);
+    get_string(p, m, "group", "kafka.", &c->group);
+    get_string(p, m, "dead_letter_topic", "kafka.", &c->dead_letter_topic);
+    get_int(p, m, "batch_size", "kafka.", 1, 10000, &c->batch_size);
+    get_duration(p, m, "batch_wait", "kafka.", 1, &c->batch_wait_ms);
+    props = mget(p, m, "properties");
+    if (!props)
+        return;
+    if (!is_map(props)) {
+        cerr(p, props, "kafka.properties: expected a mapping of librdkafka settings");
+        return;
+    }
+    size_t n = (size_t)(props->data.mapping.pairs.top - props->data.mapping.pairs.start);
+    c->kafka_props = arena_alloc(&c->arena, (n ? n : 1) * sizeof(struct kv));
+    if (!c->kafka_props) {
+        p->oom = true;
+        return;
+    }
+    for (yaml_node_pair_t *kv = props->data.mapping.pairs.start;
+         kv < props->data.mapping.pairs.top; kv++) {
+        const char *k = sval(node(p, kv->key)), *v;
+        char base[256];
+        size_t kl;
+        if (!k || !sval(node(p, kv->value))) {
+            cerr(p, node(p, kv->key), "kafka.properties: keys and values must be strings");
+            continue;
+        }
+        /* sasl.password_env: NAME -> sasl.password from the environment. */
+        kl = strlen(k);
+        snprintf(base, sizeof(base), "%s", k);
+        if (kl > 4 && strcmp(k + kl - 4, "_env") == 0)
+            base[kl - 4] = '\0';
+        else if (kl > 5 && strcmp(k + kl - 5, "_file") == 0)
+            base[kl - 5] = '\0';
+        v = strcmp(base, k) != 0 ? get_secret(p, props, base, "kafka.properties.")
+                                 : dup(p, sval(node(p, kv->value)));
+        if (!v)
+            continue;
+        c->kafka_props[c->nkafka_props].key = dup(p, base);
+        c->kafka_props[c->nkafka_props++].value = v;
+    }
+}
+
+static void parse_redis(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"host",       "port",     "db",
+                                       "password",   "password_env", "password_file",
+                                       "key_prefix", "timeout",  NULL};
+    struct config *c = p->c;
+
+    check_keys(p, m, "redis.", keys);
+    get_string(p, m, "host", "redis.", &c->redis_host);
+    get_int(p, m, "port", "redis.", 1, 65535, &c->redis_port);
+    get_int(p, m, "db", "redis.", 0, 1000, &c->redis_db);
+    get_string(p, m, "key_prefix", "redis.", &c->key_prefix);
+    get_duration(p, m, "timeout", "redis.", 10, &c->redis_timeout_ms);
+    c->redis_password = get_secret(p, m, "password", "redis.");
+}
+
+static void parse_dedup(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"window", "fingerprint", "alert_states", NULL};
+    static const char *const states[] = {"success", "failure", "aborted", "error", NULL};
+    struct config *c = p->c;
+    struct strlist fp;
+    yaml_node_t *n;
+
+    check_keys(p, m, "dedup.", keys);
+    get_duration(p, m, "window", "dedup.", 1000, &c->window_ms);
+    if ((n = mget(p, m, "fingerprint")) != NULL) {
+        get_list(p, n, "dedup.fingerprint", &fp);
+        c->nfingerprint = 0;
+        for (size_t i = 0; i < fp.n; i++) {
+            int f = field_parse(fp.v[i]);
+            if (f < 0)
+                cerr(p, n, "dedup.fingerprint: unknown field \"%s\"", fp.v[i]);
+            else if (c->nfingerprint < FIELD__COUNT)
+                c->fingerprint[c->nfingerprint++] = (enum field)f;
+        }
+        if (c->nfingerprint == 0)
+            cerr(p, n, "dedup.fingerprint: needs at least one field");
+    }
+    if ((n = mget(p, m, "alert_states")) != NULL) {
+        get_list(p, n, "dedup.alert_states", &c->alert_states);
+        for (size_t i = 0; i < c->alert_states.n; i++) {
+            const char *const *s;
+            for (s = states; *s && strcmp(*s, c->alert_states.v[i]) != 0; s++)
+                ;
+            if (!*s)
+                cerr(p, n, "dedup.alert_states: \"%s\" is not a final job state "
+                           "(success, failure, aborted, error)", c->alert_states.v[i]);
+        }
+    }
+}
+
+static void parse_classify(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"stages", "tiers", NULL};
+    static const char *const skeys[] = {"name", "jobs", NULL};
+    static const char *const tkeys[] = {"tier", "stages", "types", NULL};
+    struct config *c = p->c;
+    yaml_node_t *n;
+
+    check_keys(p, m, "classify.", keys);
+    if ((n = mget(p, m, "stages")) != NULL) {
+        size_t cnt = n->type == YAML_SEQUENCE_NODE
+                         ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                         : 0;
+        struct stage_rule *r;
+        if (n->type != YAML_SEQUENCE_NODE || cnt > CLASSIFY_MAX_RULES) {
+            cerr(p, n, "classify.stages: expected a list of {name, jobs} (at most %d)",
+                 CLASSIFY_MAX_RULES);
+            return;
+        }
+        r = arena_alloc(&c->arena, (cnt ? cnt : 1) * sizeof(*r));
+        if (!r) {
+            p->oom = true;
+            return;
+        }
+        c->classify.stages = r;
+        c->classify.nstages = 0;
+        for (yaml_node_item_t *it = n->data.sequence.items.start;
+             it < n->data.sequence.items.top; it++) {
+            yaml_node_t *e = node(p, *it);
+            struct strlist jobs;
+            const char *name = get_scalar(p, e, "name", "classify.stages[].");
+            check_keys(p, e, "classify.stages[].", skeys);
+            get_list(p, mget(p, e, "jobs"), "classify.stages[].jobs", &jobs);
+            if (!is_map(e) || !name || jobs.n == 0) {
+                cerr(p, e, "classify.stages[]: each stage needs a name and jobs");
+                continue;
+            }
+            r[c->classify.nstages].name = dup(p, name);
+            r[c->classify.nstages].jobs = jobs.v;
+            r[c->classify.nstages++].njobs = jobs.n;
+        }
+    }
+    if ((n = mget(p, m, "tiers")) != NULL) {
+        size_t cnt = n->type == YAML_SEQUENCE_NODE
+                         ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                         : 0;
+        struct tier_rule *r;
+        if (n->type != YAML_SEQUENCE_NODE || cnt > CLASSIFY_MAX_RULES) {
+            cerr(p, n, "classify.tiers: expected a list of {tier, stages, types}");
+            return;
+        }
+        r = arena_alloc(&c->arena, (cnt ? cnt : 1) * sizeof(*r));
+        if (!r) {
+            p->oom = true;
+            return;
+        }
+        c->classify.tiers = r;
+        c->classify.ntiers = 0;
+        for (yaml_node_item_t *it = n->data.sequence.items.start;
+             it < n->data.sequence.items.top; it++) {
+            yaml_node_t *e = node(p, *it);
+            const char *t = get_scalar(p, e, "tier", "classify.tiers[].");
+            struct strlist st, ty;
+            check_keys(p, e, "classify.tiers[].", tkeys);
+            if (!t || tier_parse(t) < 0) {
+                cerr(p, e, "classify.tiers[].tier: expected critical, warning or info");
+                continue;
+            }
+            get_list(p, mget(p, e, "stages"), "classify.tiers[].stages", &st);
+            get_list(p, mget(p, e, "types"), "classify.tiers[].types", &ty);
+            r[c->classify.ntiers++] =
+                (struct tier_rule){(enum tier)tier_parse(t), st.v, st.n, ty.v, ty.n};
+        }
+    }
+}
+
+static void parse_receivers(struct cfgp *p, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"name",  "type",      "channel",  "url",
+                                       "url_env", "url_file", "token",   "token_env",
+                                       "token_file", NULL};
+    struct config *c = p->c;
+    size_t cnt;
+
+    if (n->type != YAML_SEQUENCE_NODE) {
+        cerr(p, n, "receivers: expected a list");
+        return;
+    }
+    cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (cnt > CONFIG_MAX_LIST) {
+        cerr(p, n, "receivers: more than %d", CONFIG_MAX_LIST);
+        return;
+    }
+    c->receivers = arena_alloc(&c->arena, (cnt ? cnt : 1) * sizeof(struct receiver));
+    if (!c->receivers) {
+        p->oom = true;
+        return;
+    }
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *e = node(p, *it);
+        struct receiver *r = &c->receivers[c->nreceivers];
+        const char *name = get_scalar(p, e, "name", "receivers[].");
+        const char *type = get_scalar(p, e, "type", "receivers[].");
+        const char *ch = get_scalar(p, e, "channel", "receivers[].");
+        char path[160];
+
+        if (!is_map(e) || !name || !*name) {
+            cerr(p, e, "receivers[]: each receiver needs a name");
+            continue;
+        }
+        snprintf(path, sizeof(path), "receivers[%s].", name);
+        check_keys(p, e, path, keys);
+        if (config_receiver_index(c, name) >= 0)
+            cerr(p, e, "%sname: defined twice", path);
+        r->name = dup(p, name);
+        r->channel = ch ? dup(p, ch) : NULL;
+        if (!type || strcmp(type, "webhook") == 0) {
+            r->type = RECEIVER_WEBHOOK;
+            r->url = get_secret(p, e, "url", path);
+            if (!r->url && p->nerr == 0)
+                cerr(p, e, "%surl: a webhook receiver needs url, url_env or url_file", path);
+        } else if (strcmp(type, "webapi") == 0) {
+            r->type = RECEIVER_WEBAPI;
+            r->url = get_secret(p, e, "url", path);
+            if (!r->url)
+                r->url = dup(p, "https://slack.com/api");
+            r->token = get_secret(p, e, "token", path);
+            if (!r->token)
+                cerr(p, e, "%stoken: a webapi receiver needs token, token_env or token_file",
+                     path);
+            if (!r->channel)
+                cerr(p, e, "%schannel: a webapi receiver needs a channel", path);
+        } else {
+            cerr(p, mget(p, e, "type"), "%stype: \"%s\" is not webhook or webapi", path, type);
+            continue;
+        }
+        if (r->url && strncmp(r->url, "http://", 7) != 0 && strncmp(r->url, "https://", 8) != 0)
+            cerr(p, e, "%surl: must start with http:// or https://", path);
+        c->nreceivers++;
+    }
+}
+
+static void parse_routes(struct cfgp *p, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"match", "receivers", "continue", NULL};
+    struct config *c = p->c;
+    size_t cnt;
+
+    if (n->type != YAML_SEQUENCE_NODE) {
+        cerr(p, n, "routes: expected a list");
+        return;
+    }
+    cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (cnt > CONFIG_MAX_LIST) {
+        cerr(p, n, "routes: more than %d", CONFIG_MAX_LIST);
+        return;
+    }
+    c->routes = arena_alloc(&c->arena, (cnt ? cnt : 1) * sizeof(struct route));
+    if (!c->routes) {
+        p->oom = true;
+        return;
+    }
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *e = node(p, *it), *m, *rn;
+        struct route *r = &c->routes[c->nroutes];
+        struct strlist names;
+
+        if (!is_map(e)) {
+            cerr(p, e, "routes[]: expected a mapping with match and receivers");
+            continue;
+        }
+        check_keys(p, e, "routes[].", keys);
+        r->line = (int)e->start_mark.line + 1;
+        r->cont = true;
+        get_bool(p, e, "continue", "routes[].", &r->cont);
+        if ((m = mget(p, e, "match")) != NULL) {
+            if (!is_map(m)) {
+                cerr(p, m, "routes[].match: expected a mapping of field: glob(s)");
+                continue;
+            }
+            for (yaml_node_pair_t *kv = m->data.mapping.pairs.start;
+                 kv < m->data.mapping.pairs.top; kv++) {
+                const char *k = sval(node(p, kv->key));
+                int f = k ? field_parse(k) : -1;
+                if (f < 0) {
+                    cerr(p, node(p, kv->key),
+                         "routes[].match.%s: unknown field (expected service, repo, job, "
+                         "stage, type, tier, state, org, base_ref)", k ? k : "?");
+                    continue;
+                }
+                get_list(p, node(p, kv->value), "routes[].match", &r->match[f]);
+            }
+        }
+        rn = mget(p, e, "receivers");
+        get_list(p, rn, "routes[].receivers", &names);
+        if (names.n == 0) {
+            cerr(p, e, "routes[].receivers: a route needs at least one receiver");
+            continue;
+        }
+        r->receivers = arena_alloc(&c->arena, names.n * sizeof(size_t));
+        if (!r->receivers) {
+            p->oom = true;
+            return;
+        }
+        for (size_t i = 0; i < names.n; i++) {
+            long idx = config_receiver_index(c, names.v[i]);
+            if (idx < 0)
+                cerr(p, rn, "routes[].receivers: no receiver named \"%s\"", names.v[i]);
+            else
+                r->receivers[r->nreceivers++] = (size_t)idx;
+        }
+        c->nroutes++;
+    }
+}
+
+static void parse_delivery(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"timeout",     "max_attempts",  "backoff", "backoff_max",
+                                       "give_up_after", "retry_after_max", "parallel", NULL};
+    struct deliver_opts *d = &p->c->delivery;
+
+    check_keys(p, m, "delivery.", keys);
+    get_duration(p, m, "timeout", "delivery.", 10, &d->timeout_ms);
+    get_int(p, m, "max_attempts", "delivery.", 1, 100, &d->max_attempts);
+    get_duration(p, m, "backoff", "delivery.", 1, &d->backoff_initial_ms);
+    get_duration(p, m, "backoff_max", "delivery.", 1, &d->backoff_max_ms);
+    get_duration(p, m, "give_up_after", "delivery.", 10, &d->give_up_ms);
+    get_duration(p, m, "retry_after_max", "delivery.", 0, &d->retry_after_max_ms);
+    get_int(p, m, "parallel", "delivery.", 1, 256, &d->max_parallel);
+}
+
+static void set_defaults(struct config *c)
+{
+    static const char *const states[] = {"failure", "error"};
+
+    c->brokers = "127.0.0.1:9092";
+    c->topic = "herald.events";
+    c->group = "herald";
+    c->dead_letter_topic = "herald.dead-letter";
+    c->batch_size = 200;
+    c->batch_wait_ms = 100;
+    c->redis_host = "127.0.0.1";
+    c->redis_port = 6379;
+    c->key_prefix = "herald:";
+    c->redis_timeout_ms = 2000;
+    c->window_ms = 3600 * 1000;
+    c->fingerprint[0] = FIELD_REPO;
+    c->fingerprint[1] = FIELD_JOB;
+    c->fingerprint[2] = FIELD_STATE;
+    c->nfingerprint = 3;
+    c->alert_states.v = states;
+    c->alert_states.n = 2;
+    c->classify = *classify_default();
+    c->default_receiver = -1;
+    deliver_opts_default(&c->delivery);
+    c->http_listen = "127.0.0.1:9464";
+}
+
+struct config *config_parse(const char *name, const char *text, size_t len, char *errbuf,
+                            size_t errbuf_size)
+{
+    static const char *const top[] = {"kafka",  "redis",     "dedup",           "classify",
+                                      "receivers", "routes", "default_receiver", "delivery",
+                                      "http",   NULL};
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    struct config *c = NULL;
+    struct cfgp p = {0};
+    yaml_node_t *root, *n;
+    bool have_doc = false;
+
+    if (errbuf_size)
+        errbuf[0] = '\0';
+    p.name = name;
+    p.errbuf = errbuf;
+    p.errsize = errbuf_size;
+    if (!(c = calloc(1, sizeof(*c))))
+        return NULL;
+    p.c = c;
+    set_defaults(c);
+    c->path = strdup(name);
+    if (!yaml_parser_initialize(&parser)) {
+        cerr(&p, NULL, "cannot initialise the YAML parser");
+        goto out;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        snprintf(errbuf, errbuf_size, "%s:%lu: YAML syntax error: %s\n", name,
+                 (unsigned long)parser.problem_mark.line + 1,
+                 parser.problem ? parser.problem : "unknown");
+        p.nerr++;
+        yaml_parser_delete(&parser);
+        goto out;
+    }
+    yaml_parser_delete(&parser);
+    have_doc = true;
+    p.doc = &doc;
+    root = yaml_document_get_root_node(&doc);
+    if (!root) /* an empty file: all defaults */
+        goto validate;
+    if (!is_map(root)) {
+        cerr(&p, root, "the top level must be a mapping (kafka:, redis:, receivers:, ...)");
+        goto out;
+    }
+    check_keys(&p, root, "", top);
+    if ((n = mget(&p, root, "kafka")) != NULL)
+        parse_kafka(&p, n);
+    if ((n = mget(&p, root, "redis")) != NULL)
+        parse_redis(&p, n);
+    if ((n = mget(&p, root, "dedup")) != NULL)
+        parse_dedup(&p, n);
+    if ((n = mget(&p, root, "classify")) != NULL)
+        parse_classify(&p, n);
+    if ((n = mget(&p, root, "receivers")) != NULL)
+        parse_receivers(&p, n);
+    if ((n = mget(&p, root, "routes")) != NULL)
+        parse_routes(&p, n);
+    if ((n = mget(&p, root, "default_receiver")) != NULL) {
+        c->default_receiver = sval(n) ? config_receiver_index(c, sval(n)) : -1;
+        if (c->default_receiver < 0)
+            cerr(&p, n, "default_receiver: no receiver named \"%s\"", sval(n) ? sval(n) : "?");
+    }
+    if ((n = mget(&p, root, "delivery")) != NULL)
+        parse_delivery(&p, n);
+    if ((n = mget(&p, root, "http")) != NULL) {
+        static const char *const hkeys[] = {"listen", NULL};
+        check_keys(&p, n, "http.", hkeys);
+        get_string(&p, n, "listen", "http.", &c->http_listen);
+    }
+validate:
+    if (c->nreceivers == 0)
+        cerr(&p, root, "receivers: at least one receiver is needed to send alerts");
+    if (c->default_receiver < 0 && c->nreceivers > 0)
+        c->default_receiver = 0; /* the first receiver catches what no route matched */
+    if (c->delivery.backoff_max_ms < c->delivery.backoff_initial_ms)
+        cerr(&p, root, "delivery.backoff_max: shorter than delivery.backoff");
+out:
+    if (have_doc)
+        yaml_document_delete(&doc);
+    if (p.oom)
+        cerr(&p, NULL, "out of memory");
+    if (p.nerr > CONFIG_MAX_ERRORS && p.errlen + 40 < p.errsize)
+        snprintf(errbuf + p.errlen, p.errsize - p.errlen, "... and %d more errors\n",
+                 p.nerr - CONFIG_MAX_ERRORS);
+    if (p.nerr) {
+        config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+struct config *config_load(const char *path, char *errbuf, size_t errbuf_size)
+{
+    char err[512];
+    size_t len;
+    char *text = util_read_file(path, CONFIG_MAX_BYTES, &len, err, sizeof(err));
+    struct config *c;
+
+    if (!text) {
+        snprintf(errbuf, errbuf_size, "%s\n", err);
+        return NULL;
+    }
+    c = config_parse(path, text, len, errbuf, errbuf_size);
+    free(text);
+    return c;
+}
+
+void config_free(struct config *c)
+{
+    if (!c)
+        return;
+    arena_free(c->arena);
+    free(c->path);
+    free(c);
+}
+
+long config_receiver_index(const struct config *c, const char *name)
+{
+    for (size_t i = 0; i < c->nreceivers; i++)
+        if (strcmp(c->receivers[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}

@@ -1,0 +1,116 @@
+/* config.h -- Herald's configuration: one YAML file (deploy/herald.example.yaml,
+ * docs/configuration.md).
+ *
+ * config_load() parses and validates the whole file and reports every problem it
+ * finds with its line ("herald.yaml:12: dedup.window: not a duration: \"1 hour\"").
+ * The loaded config is immutable and may be shared by all threads. Secrets (*_env,
+ * *_file) are resolved at load time and never printed.
+ */
+#ifndef HERALD_CONFIG_H
+#define HERALD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alert.h"
+#include "classify.h"
+#include "deliver.h"
+
+#define CONFIG_MAX_BYTES (1024 * 1024)
+#define CONFIG_MAX_ERRORS 32
+#define CONFIG_MAX_LIST 1024 /* entries in any list */
+
+/* Event fields a fingerprint or a route can use. */
+enum field {
+    FIELD_SERVICE = 0,
+    FIELD_REPO,
+    FIELD_JOB,
+    FIELD_STAGE,
+    FIELD_TYPE,
+    FIELD_TIER,
+    FIELD_STATE,
+    FIELD_ORG,
+    FIELD_BASE_REF,
+    FIELD__COUNT
+};
+
+/* "service", "repo", ...; field_parse returns -1 for an unknown name. */
+const char *field_name(enum field f);
+int field_parse(const char *s);
+
+struct strlist {
+    const char *const *v;
+    size_t n;
+};
+
+struct route {
+    struct strlist match[FIELD__COUNT]; /* globs per field; empty = any */
+    size_t *receivers;                  /* indexes into config.receivers */
+    size_t nreceivers;
+    bool cont;                          /* go on to later routes after a match */
+    int line;                           /* where it was defined */
+};
+
+struct kv {
+    const char *key;
+    const char *value; /* may be a secret: never log */
+};
+
+struct config {
+    char *path; /* the file it came from, or "<default>" */
+
+    /* kafka */
+    const char *brokers;
+    const char *topic;
+    const char *group;
+    const char *dead_letter_topic;
+    int batch_size;        /* messages per batch */
+    int64_t batch_wait_ms; /* ms to fill a batch */
+    struct kv *kafka_props;
+    size_t nkafka_props;
+
+    /* redis */
+    const char *redis_host;
+    int redis_port;
+    int redis_db;
+    const char *redis_password; /* secret; NULL for none */
+    const char *key_prefix;
+    int64_t redis_timeout_ms;
+
+    /* dedup */
+    int64_t window_ms;                         /* event time */
+    enum field fingerprint[FIELD__COUNT];
+    size_t nfingerprint;
+    struct strlist alert_states;
+
+    struct classify_conf classify;
+
+    struct receiver *receivers;
+    size_t nreceivers;
+    struct route *routes;
+    size_t nroutes;
+    long default_receiver; /* index, or -1 */
+
+    struct deliver_opts delivery;
+    const char *http_listen; /* "" = off */
+
+    void *arena; /* every string and array above lives here */
+};
+
+/* Load and validate `path`. On success returns a new config (caller frees with
+ * config_free). On failure returns NULL and writes one line per error ("FILE:LINE:
+ * what: why") into errbuf (cut to errbuf_size). */
+struct config *config_load(const char *path, char *errbuf, size_t errbuf_size);
+
+/* Same, from a string already in memory; `name` is used in messages. */
+struct config *config_parse(const char *name, const char *text, size_t len, char *errbuf,
+                            size_t errbuf_size);
+
+/* Free a config; NULL is accepted. */
+void config_free(struct config *c);
+
+/* Index of the receiver named `name`, or -1. */
+long config_receiver_index(const struct config *c, const char *name);
+
+#endif

@@ -1,0 +1,523 @@
+/* deliver.c -- see deliver.h. */
+#include "deliver.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "log.h"
+#include "util.h"
+
+#define DELIVER_RESP_MAX (64 * 1024) /* bytes of an answer kept */
+#define DELIVER_POLL_MS 100          /* longest wait between looks at *stop */
+#define DELIVER_PARALLEL_MAX 256
+#define DELIVER_TOKEN_MAX 64 /* longest error word copied into a reason */
+
+struct deliverer {
+    CURLM *multi;
+    struct deliver_opts o;
+    uint64_t rng; /* xorshift state for backoff jitter */
+};
+
+/* One delivery in flight or waiting for its next attempt. */
+struct xfer {
+    struct delivery *it;
+    CURL *easy;              /* non-NULL while an attempt runs */
+    struct curl_slist *hdrs; /* owned by the running attempt */
+    char *url;               /* full URL; secret */
+    struct buf resp;         /* answer body, at most DELIVER_RESP_MAX */
+    int64_t first_ms;        /* monotonic start of the first attempt; 0 before */
+    int64_t next_ms;         /* monotonic time the next attempt may start */
+    bool done;
+};
+
+enum verdict { V_OK, V_RETRY, V_PERMANENT };
+
+void deliver_opts_default(struct deliver_opts *o)
+{
+    o->timeout_ms = 10000;
+    o->max_attempts = 6;
+    o->backoff_initial_ms = 1000;
+    o->backoff_max_ms = 30000;
+    o->give_up_ms = 120000;
+    o->retry_after_max_ms = 120000;
+    o->max_parallel = 8;
+}
+
+struct deliverer *deliverer_new(const struct deliver_opts *o, char *errstr,
+                                size_t errstr_size)
+{
+    struct deliverer *d = calloc(1, sizeof(*d));
+
+    if (!d) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    if (o)
+        d->o = *o;
+    else
+        deliver_opts_default(&d->o);
+    if (d->o.timeout_ms <= 0 || d->o.max_attempts < 1 || d->o.backoff_initial_ms < 0 ||
+        d->o.backoff_max_ms < d->o.backoff_initial_ms || d->o.give_up_ms <= 0 ||
+        d->o.retry_after_max_ms < 0 || d->o.max_parallel < 1 ||
+        d->o.max_parallel > DELIVER_PARALLEL_MAX) {
+        snprintf(errstr, errstr_size, "invalid delivery options");
+        goto fail;
+    }
+    if (!(d->multi = curl_multi_init())) {
+        snprintf(errstr, errstr_size, "curl_multi_init failed");
+        goto fail;
+    }
+    d->rng = (uint64_t)util_now_ms() ^ (uint64_t)(uintptr_t)d ^ 0x9e3779b97f4a7c15ULL;
+    return d;
+fail:
+    free(d);
+    return NULL;
+}
+
+void deliverer_free(struct deliverer *d)
+{
+    if (!d)
+        return;
+    curl_multi_cleanup(d->multi);
+    free(d);
+}
+
+int64_t deliver_parse_retry_after(const char *value)
+{
+    const char *p = value;
+    int64_t secs = 0;
+    int digits = 0;
+
+    if (!p)
+        return -1;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (++digits > 9) /* over 30 years: not a delay */
+            return -1;
+        secs = secs * 10 + (*p - '0');
+    }
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        p++;
+    if (digits == 0 || *p)
+        return -1;
+    return secs * 1000;
+}
+
+/* Fixed words for curl's errors: curl's own messages may name the host. */
+static const char *curl_reason(CURLcode cc, bool *permanent)
+{
+    *permanent = false;
+    switch (cc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timeout";
+    case CURLE_COULDNT_CONNECT:
+        return "connect_failed";
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return "resolve_failed";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+        return "tls_error";
+    case CURLE_SEND_ERROR:
+        return "send_failed";
+    case CURLE_RECV_ERROR:
+        return "recv_failed";
+    case CURLE_GOT_NOTHING:
+        return "empty_reply";
+    case CURLE_PARTIAL_FILE:
+        return "partial_reply";
+    case CURLE_OUT_OF_MEMORY:
+        return "out_of_memory";
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        *permanent = true;
+        return "unsupported_protocol";
+    case CURLE_URL_MALFORMAT:
+        *permanent = true;
+        return "bad_url";
+    default:
+        return "network_error";
+    }
+}
+
+/* Copy s[0..len) trimmed into out if it is one short word of [A-Za-z0-9_.-] (what
+ * Slack answers: "invalid_payload"); returns false otherwise. */
+static bool reason_token(const char *s, size_t len, char *out, size_t size)
+{
+    while (len && isspace((unsigned char)*s)) {
+        s++;
+        len--;
+    }
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    if (len == 0 || len > DELIVER_TOKEN_MAX || len >= size)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+            return false;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    return true;
+}
+
+/* The body of an answer; never NULL. */
+static const char *resp_body(const struct xfer *x)
+{
+    return x->resp.data ? x->resp.data : "";
+}
+
+/* Judge a Web API answer that is neither 429 nor 5xx: {"ok":true,"ts":...} or
+ * {"ok":false,"error":...}. */
+static enum verdict judge_webapi(struct xfer *x, long code, bool *ratelimited)
+{
+    static const char *const transient[] = {"internal_error", "fatal_error",
+                                            "service_unavailable", "request_timeout"};
+    struct delivery *it = x->it;
+    cJSON *root = cJSON_ParseWithLength(resp_body(x), x->resp.len);
+    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(root, "ok");
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(root, "ts");
+    enum verdict v;
+
+    *ratelimited = false;
+    if (cJSON_IsTrue(ok) && code >= 200 && code < 300) {
+        if (cJSON_IsString(ts) && strlen(ts->valuestring) < sizeof(it->ts))
+            snprintf(it->ts, sizeof(it->ts), "%s", ts->valuestring);
+        v = V_OK;
+    } else if (cJSON_IsFalse(ok)) {
+        if (!cJSON_IsString(err) || !reason_token(err->valuestring, strlen(err->valuestring),
+                                                  it->reason, sizeof(it->reason)))
+            snprintf(it->reason, sizeof(it->reason), "api_error");
+        v = V_PERMANENT;
+        if (strcmp(it->reason, "ratelimited") == 0 || strcmp(it->reason, "rate_limited") == 0) {
+            *ratelimited = true;
+            v = V_RETRY;
+        }
+        for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+            if (strcmp(it->reason, transient[i]) == 0)
+                v = V_RETRY;
+    } else if (code >= 200 && code < 300) {
+        snprintf(it->reason, sizeof(it->reason), "bad_response");
+        v = V_RETRY;
+    } else {
+        snprintf(it->reason, sizeof(it->reason), "http_%ld", code);
+        v = V_PERMANENT;
+    }
+    cJSON_Delete(root);
+    return v;
+}
+
+/* Next backoff delay after `attempts` failed attempts: initial, doubling, capped,
+ * minus up to 10% jitter so a batch of retries does not land at once. */
+static int64_t backoff_ms(struct deliverer *d, int attempts)
+{
+    int64_t delay = d->o.backoff_initial_ms;
+
+    for (int i = 1; i < attempts && delay < d->o.backoff_max_ms; i++)
+        delay *= 2;
+    if (delay > d->o.backoff_max_ms)
+        delay = d->o.backoff_max_ms;
+    d->rng ^= d->rng << 13;
+    d->rng ^= d->rng >> 7;
+    d->rng ^= d->rng << 17;
+    if (delay >= 10)
+        delay -= (int64_t)(d->rng % (uint64_t)(delay / 10 + 1));
+    return delay;
+}
+
+/* After a failed attempt: schedule the next one `delay` ms from now (-1: backoff), or
+ * give up when attempts or time are exhausted. */
+static void schedule_retry(struct deliverer *d, struct xfer *x, int64_t delay, int64_t now)
+{
+    struct delivery *it = x->it;
+
+    if (delay < 0)
+        delay = backoff_ms(d, it->attempts);
+    if (it->attempts >= d->o.max_attempts || now + delay - x->first_ms >= d->o.give_up_ms) {
+        it->status = DELIVER_GAVE_UP;
+        x->done = true;
+        return;
+    }
+    log_warn("slack delivery to receiver %s failed (%s), attempt %d/%d, retrying in %lld ms",
+             it->rcv->name, it->reason, it->attempts, d->o.max_attempts, (long long)delay);
+    x->next_ms = now + delay;
+}
+
+/* An attempt ended: judge the answer and decide OK, permanent, retry or give up.
+ * Releases the attempt's curl handle. */
+static void xfer_end(struct deliverer *d, struct xfer *x, CURLcode cc)
+{
+    struct delivery *it = x->it;
+    long code = 0;
+    curl_off_t ra = 0;
+    int64_t delay = -1; /* -1: exponential backoff */
+    enum verdict v;
+    bool perm, ratelimited = false;
+
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK)
+        ra = 0;
+    curl_multi_remove_handle(d->multi, x->easy);
+    curl_easy_cleanup(x->easy);
+    x->easy = NULL;
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = NULL;
+
+    it->http_status = code;
+    it->reason[0] = '\0';
+    if (cc != CURLE_OK) {
+        snprintf(it->reason, sizeof(it->reason), "%s", curl_reason(cc, &perm));
+        v = perm ? V_PERMANENT : V_RETRY;
+    } else if (code == 429) {
+        snprintf(it->reason, sizeof(it->reason), "ratelimited");
+        ratelimited = true;
+        v = V_RETRY;
+    } else if (code >= 500) {
+        snprintf(it->reason, sizeof(it->reason), "http_%ld", code);
+        v = V_RETRY;
+    } else if (it->rcv->type == RECEIVER_WEBAPI) {
+        v = judge_webapi(x, code, &ratelimited);
+    } else if (code >= 200 && code < 300) {
+        v = V_OK;
+    } else {
+        if (!reason_token(resp_body(x), x->resp.len, it->reason, sizeof(it->reason)))
+            snprintf(it->reason, sizeof(it->reason), "http_%ld", code);
+        v = V_PERMANENT;
+    }
+    if (ratelimited && ra > 0) {
+        delay = ra > d->o.retry_after_max_ms / 1000 ? d->o.retry_after_max_ms
+                                                    : (int64_t)ra * 1000;
+    }
+    if (v == V_OK) {
+        it->status = DELIVER_OK;
+        it->reason[0] = '\0';
+        it->done_ms = util_now_ms();
+        x->done = true;
+    } else if (v == V_PERMANENT) {
+        it->status = DELIVER_PERMANENT;
+        x->done = true;
+    } else {
+        schedule_retry(d, x, delay, util_mono_ms());
+    }
+}
+
+/* curl write callback: keep the first DELIVER_RESP_MAX bytes, drop the rest. */
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct xfer *x = userdata;
+    size_t len = size * nmemb, room = x->resp.max - x->resp.len;
+
+    if (room > 0)
+        buf_append(&x->resp, ptr, len < room ? len : room);
+    return len;
+}
+
+/* Build the URL of a delivery: the webhook itself or <base>/chat.postMessage. */
+static char *make_url(const struct receiver *r)
+{
+    struct buf b;
+    size_t n = strlen(r->url);
+
+    if (r->type != RECEIVER_WEBAPI)
+        return strdup(r->url);
+    buf_init(&b, n + 32);
+    if (buf_printf(&b, "%s%s", r->url,
+                   n && r->url[n - 1] == '/' ? "chat.postMessage" : "/chat.postMessage") < 0) {
+        buf_release(&b);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
+}
+
+/* Add the Authorization header; the temporary copy of the token is wiped. */
+static int add_auth(struct curl_slist **hdrs, const char *token)
+{
+    struct buf b;
+    struct curl_slist *t;
+
+    buf_init(&b, strlen(token) + 32);
+    if (buf_printf(&b, "Authorization: Bearer %s", token) < 0) {
+        buf_release(&b);
+        return -1;
+    }
+    t = curl_slist_append(*hdrs, b.data);
+    explicit_bzero(b.data, b.len);
+    buf_release(&b);
+    if (!t)
+        return -1;
+    *hdrs = t;
+    return 0;
+}
+
+#define SETOPT(e, opt, val)                                                              \
+    do {                                                                                 \
+        if (curl_easy_setopt((e), (opt), (val)) != CURLE_OK)                             \
+            goto fail;                                                                   \
+    } while (0)
+
+/* Start the next attempt of x. Returns 0, or -1 (nothing started) on failure. */
+static int xfer_start(struct deliverer *d, struct xfer *x, int64_t now)
+{
+    const struct receiver *r = x->it->rcv;
+    struct curl_slist *t;
+    CURL *e = NULL;
+    int64_t tmo = d->o.timeout_ms, left;
+
+    if (!x->url && !(x->url = make_url(r)))
+        return -1;
+    if (x->first_ms == 0)
+        x->first_ms = now;
+    left = d->o.give_up_ms - (now - x->first_ms);
+    if (left < tmo) /* the attempt must not outlive the delivery */
+        tmo = left > 100 ? left : 100;
+    buf_reset(&x->resp);
+    if (!(t = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8")))
+        goto fail;
+    x->hdrs = t;
+    if (!(t = curl_slist_append(x->hdrs, "Expect:")))
+        goto fail;
+    x->hdrs = t;
+    if (r->type == RECEIVER_WEBAPI && add_auth(&x->hdrs, r->token) < 0)
+        goto fail;
+    if (!(e = curl_easy_init()))
+        goto fail;
+    SETOPT(e, CURLOPT_URL, x->url);
+    SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
+    SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+    SETOPT(e, CURLOPT_TIMEOUT_MS, (long)tmo);
+    SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, (long)tmo);
+    SETOPT(e, CURLOPT_POST, 1L);
+    SETOPT(e, CURLOPT_POSTFIELDS, x->it->body);
+    SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(x->it->body));
+    SETOPT(e, CURLOPT_HTTPHEADER, x->hdrs);
+    SETOPT(e, CURLOPT_USERAGENT, "herald/1");
+    SETOPT(e, CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(e, CURLOPT_WRITEDATA, x);
+    SETOPT(e, CURLOPT_PRIVATE, x);
+    if (curl_multi_add_handle(d->multi, e) != CURLM_OK)
+        goto fail;
+    x->easy = e;
+    x->it->attempts++;
+    return 0;
+fail:
+    curl_easy_cleanup(e);
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = NULL;
+    return -1;
+}
+
+/* Reset an item's outputs; a malformed item ends PERMANENT at once. */
+static void item_init(struct delivery *it, struct xfer *x)
+{
+    const struct receiver *r = it->rcv;
+
+    it->status = DELIVER_PENDING;
+    it->attempts = 0;
+    it->http_status = 0;
+    it->reason[0] = '\0';
+    it->ts[0] = '\0';
+    it->done_ms = 0;
+    x->it = it;
+    buf_init(&x->resp, DELIVER_RESP_MAX);
+    if (!r || !it->body || !r->url || (r->type == RECEIVER_WEBAPI && !r->token)) {
+        snprintf(it->reason, sizeof(it->reason), "invalid_delivery");
+        it->status = DELIVER_PERMANENT;
+        x->done = true;
+    }
+}
+
+/* Milliseconds to wait before the loop has something to do, at most DELIVER_POLL_MS. */
+static int wait_ms(const struct xfer *xs, size_t n, size_t active, size_t parallel,
+                   int64_t now)
+{
+    int64_t w = DELIVER_POLL_MS;
+
+    for (size_t i = 0; i < n && active < parallel; i++) {
+        if (xs[i].done || xs[i].easy)
+            continue;
+        if (xs[i].next_ms - now < w)
+            w = xs[i].next_ms - now;
+    }
+    return w < 0 ? 0 : (int)w;
+}
+
+size_t deliverer_run(struct deliverer *d, struct delivery *items, size_t n,
+                     const volatile int *stop)
+{
+    struct xfer *xs = NULL;
+    size_t left = 0, active = 0, ok = 0, parallel;
+    CURLMsg *m;
+    int running, queued;
+
+    if (!d || !items || n == 0)
+        return 0;
+    parallel = (size_t)d->o.max_parallel;
+    if (!(xs = calloc(n, sizeof(*xs)))) {
+        for (size_t i = 0; i < n; i++) {
+            items[i].status = DELIVER_GAVE_UP;
+            snprintf(items[i].reason, sizeof(items[i].reason), "out_of_memory");
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        item_init(&items[i], &xs[i]);
+        left += !xs[i].done;
+    }
+    while (left > 0 && !(stop && *stop)) {
+        int64_t now = util_mono_ms();
+        for (size_t i = 0; i < n && active < parallel; i++) {
+            struct xfer *x = &xs[i];
+            if (x->done || x->easy || x->next_ms > now)
+                continue;
+            if (xfer_start(d, x, now) == 0) {
+                active++;
+                continue;
+            }
+            snprintf(x->it->reason, sizeof(x->it->reason), "internal_error");
+            x->it->status = DELIVER_GAVE_UP;
+            x->done = true;
+            left--;
+        }
+        curl_multi_perform(d->multi, &running);
+        while ((m = curl_multi_info_read(d->multi, &queued)) != NULL) {
+            struct xfer *x;
+            char *priv = NULL;
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+            x = (struct xfer *)(void *)priv;
+            xfer_end(d, x, m->data.result); /* m is invalid after this */
+            active--;
+            if (x->done) {
+                left--;
+                ok += x->it->status == DELIVER_OK;
+            }
+        }
+        if (left == 0)
+            break;
+        curl_multi_poll(d->multi, NULL, 0, wait_ms(xs, n, active, parallel, util_mono_ms()),
+                        NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (xs[i].easy) { /* stopped: the item stays DELIVER_PENDING */
+            curl_multi_remove_handle(d->multi, xs[i].easy);
+            curl_easy_cleanup(xs[i].easy);
+        }
+        if (!xs[i].done)
+            items[i].status = DELIVER_PENDING;
+        curl_slist_free_all(xs[i].hdrs);
+        free(xs[i].url);
+        buf_release(&xs[i].resp);
+    }
+    free(xs);
+    return ok;
+}

@@ -1,0 +1,473 @@
+/* util.c -- see util.h. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t util_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t util_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void util_sleep_ms(int64_t ms, const volatile int *stop)
+{
+    int64_t end = util_mono_ms() + ms;
+
+    while (!(stop && *stop)) {
+        int64_t left = end - util_mono_ms();
+        if (left <= 0)
+            break;
+        if (left > 50)
+            left = 50;
+        struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm);
+ * avoids timegm() and the TZ environment. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+int util_parse_time(const char *s, int64_t *out_ms)
+{
+    int y, mo, d, h, mi, sec, ms = 0;
+    const char *p = s;
+
+    if (!s || digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+        digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
+        return -1;
+    p++;
+    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
+        digits(&p, 2, &sec))
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    if (*p == '.') {
+        int n = 0;
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        while (isdigit((unsigned char)*p)) {
+            if (n < 3)
+                ms = ms * 10 + (*p - '0');
+            n++;
+            p++;
+        }
+        while (n < 3) {
+            ms *= 10;
+            n++;
+        }
+    }
+    int64_t off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p == '-' ? -1 : 1, oh, om;
+        p++;
+        if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
+            return -1;
+        off = sign * (int64_t)(oh * 3600 + om * 60);
+    } else {
+        return -1;
+    }
+    if (*p != '\0')
+        return -1;
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    *out_ms = secs * 1000 + ms;
+    return 0;
+}
+
+static char *format_time(int64_t ms, char *buf, size_t size, int with_ms)
+{
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int frac = (int)(ms - (int64_t)t * 1000);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    if (with_ms)
+        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    else
+        snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return buf;
+}
+
+char *util_format_time_ms(int64_t ms, char *buf, size_t size)
+{
+    return format_time(ms, buf, size, 1);
+}
+
+char *util_format_time_s(int64_t ms, char *buf, size_t size)
+{
+    return format_time(ms, buf, size, 0);
+}
+
+int util_parse_duration(const char *s, int64_t *out_ms)
+{
+    const char *p = s;
+    int64_t total = 0;
+    int parts = 0;
+
+    if (!s || !*s)
+        return -1;
+    while (*p) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (end == p || errno || v < 0)
+            return -1;
+        p = end;
+        double unit;
+        if (strncmp(p, "ms", 2) == 0) {
+            unit = 1;
+            p += 2;
+        } else if (*p == 's') {
+            unit = 1000;
+            p++;
+        } else if (*p == 'm') {
+            unit = 60000;
+            p++;
+        } else if (*p == 'h') {
+            unit = 3600000;
+            p++;
+        } else if (*p == 'd') {
+            unit = 86400000;
+            p++;
+        } else if (*p == '\0' && parts == 0) {
+            unit = 1000; /* a bare number is seconds */
+        } else {
+            return -1;
+        }
+        if (v * unit > 9.0e15)
+            return -1;
+        total += (int64_t)(v * unit + 0.5);
+        parts++;
+    }
+    *out_ms = total;
+    return 0;
+}
+
+char *util_human_duration(int64_t ms, char *buf, size_t size)
+{
+    int64_t s = ms / 1000;
+
+    if (s < 0)
+        s = 0;
+    if (s < 60)
+        snprintf(buf, size, "%llds", (long long)s);
+    else if (s < 3600)
+        snprintf(buf, size, "%lld min", (long long)(s / 60));
+    else if (s < 86400)
+        snprintf(buf, size, "%lld h %lld min", (long long)(s / 3600),
+                 (long long)(s % 3600 / 60));
+    else
+        snprintf(buf, size, "%lld d %lld h", (long long)(s / 86400),
+                 (long long)(s % 86400 / 3600));
+    return buf;
+}
+
+int util_parse_int(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (!s || !*s || isspace((unsigned char)*s))
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int util_parse_double(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    if (!s || !*s || isspace((unsigned char)*s))
+        return -1;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || *end != '\0' || v < 0 || v != v)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+void util_json_escape(const char *in, char *out, size_t size)
+{
+    size_t o = 0;
+
+    if (size == 0)
+        return;
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        char tmp[8];
+        const char *rep = NULL;
+        size_t rl;
+        switch (*p) {
+        case '"': rep = "\\\""; break;
+        case '\\': rep = "\\\\"; break;
+        case '\n': rep = "\\n"; break;
+        case '\r': rep = "\\r"; break;
+        case '\t': rep = "\\t"; break;
+        default:
+            if (*p < 0x20) {
+                snprintf(tmp, sizeof(tmp), "\\u%04x", *p);
+                rep = tmp;
+            }
+        }
+        if (rep) {
+            rl = strlen(rep);
+            if (o + rl >= size)
+                break;
+            memcpy(out + o, rep, rl);
+            o += rl;
+        } else {
+            if (o + 1 >= size)
+                break;
+            out[o++] = (char)*p;
+        }
+    }
+    out[o] = '\0';
+}
+
+bool util_glob_match(const char *pat, const char *s)
+{
+    const char *star = NULL, *resume = NULL;
+
+    while (*s) {
+        if (*pat == '*') {
+            star = pat++;
+            resume = s;
+        } else if (*pat == '?' || *pat == *s) {
+            pat++;
+            s++;
+        } else if (star) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
+}
+
+bool util_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str, *end = s + len;
+
+    while (s < end) {
+        unsigned c = *s;
+        size_t n;
+        unsigned cp;
+        if (c < 0x80) {
+            s++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if ((size_t)(end - s) <= n)
+            return false;
+        for (size_t i = 1; i <= n; i++) {
+            if ((s[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        s += n + 1;
+    }
+    return true;
+}
+
+char *util_strdup0(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+const char *util_strerror(int err, char *buf, size_t size)
+{
+    /* POSIX strerror_r (we build with _POSIX_C_SOURCE, so not the GNU variant). */
+    if (strerror_r(err, buf, size) != 0)
+        snprintf(buf, size, "error %d", err);
+    return buf;
+}
+
+char *util_read_file(const char *path, size_t max, size_t *len, char *errstr,
+                     size_t errstr_size)
+{
+    char eb[128];
+    struct buf b;
+    char chunk[65536];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "%s: %s", path, util_strerror(errno, eb, sizeof(eb)));
+        return NULL;
+    }
+    buf_init(&b, max);
+    while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            snprintf(errstr, errstr_size, "%s: %s", path,
+                     util_strerror(errno, eb, sizeof(eb)));
+            goto fail;
+        }
+        if (buf_append(&b, chunk, (size_t)n) < 0) {
+            snprintf(errstr, errstr_size, "%s: larger than %zu bytes", path, max);
+            goto fail;
+        }
+    }
+    close(fd);
+    if (!b.data && buf_append(&b, "", 0) < 0) {
+        snprintf(errstr, errstr_size, "%s: out of memory", path);
+        buf_release(&b);
+        return NULL;
+    }
+    return buf_detach(&b, len);
+fail:
+    close(fd);
+    buf_release(&b);
+    return NULL;
+}
+
+void buf_init(struct buf *b, size_t max)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+void buf_release(struct buf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    buf_init(b, b->max);
+}
+
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+int buf_append(struct buf *b, const void *data, size_t len)
+{
+    if (len > b->max || b->len > b->max - len)
+        return -1;
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        char *p = realloc(b->data, cap);
+        if (!p)
+            return -1;
+        b->data = p;
+        b->cap = cap;
+    }
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int buf_puts(struct buf *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n < sizeof(small))
+        return buf_append(b, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = buf_append(b, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+char *buf_detach(struct buf *b, size_t *len)
+{
+    char *d = b->data;
+
+    if (len)
+        *len = b->len;
+    buf_init(b, b->max);
+    return d;
+}

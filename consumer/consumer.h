@@ -1,0 +1,64 @@
+/* consumer.h -- the herald-consumer process: one Kafka consumer-group member.
+ *
+ * Threads: the main thread runs the Kafka loop and the alert pipeline (so Redis,
+ * curl and Kafka handles have one owner); the metrics HTTP server answers on its own
+ * threads and reads only the atomics below.
+ */
+#ifndef HERALD_CONSUMER_H
+#define HERALD_CONSUMER_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "deliver.h"
+#include "metrics.h"
+#include "rconn.h"
+
+struct consumer {
+    const struct config *cfg;        /* borrowed */
+    const char *name;                /* instance name for logs */
+    rd_kafka_t *rk;
+    rd_kafka_topic_partition_list_t *assigned; /* current assignment (owned) */
+    unsigned generation;             /* bumped on every rebalance */
+    struct rconn redis;
+    struct deliverer *deliverer;
+    struct metrics *metrics;         /* borrowed; may be NULL */
+    const volatile int *stop;        /* set by the signal handler */
+    atomic_int redis_ok;             /* for /readyz */
+    atomic_int kafka_ok;             /* for /readyz */
+    int64_t last_ping_ms;            /* monotonic, last Redis health check */
+};
+
+/* Create the Kafka consumer, subscribe, connect Redis lazily. Returns 0 or -1 with
+ * errstr set. */
+int consumer_init(struct consumer *c, const struct config *cfg, const char *name,
+                  struct metrics *m, const volatile int *stop, char *errstr,
+                  size_t errstr_size);
+
+/* Run until *stop: poll batches, process them, store offsets. Returns 0. */
+int consumer_run(struct consumer *c);
+
+/* Commit, leave the group, free everything. NULL-safe. */
+void consumer_release(struct consumer *c);
+
+/* Readiness for /readyz (thread-safe). */
+int consumer_ready(void *opaque, char *why, size_t why_size);
+
+/* ---- pipeline.c ---- */
+
+struct batch_item {
+    rd_kafka_message_t *msg; /* owned until the batch is done */
+    bool skip;               /* dropped (partition revoked) */
+};
+
+/* Process a batch: parse, classify, dedup, route, deliver, confirm. Returns 0 when
+ * every item's work is done (offsets may be stored), -1 if Redis was unavailable
+ * (nothing was done; retry the same batch later). */
+int pipeline_process(struct consumer *c, struct batch_item *items, size_t n);
+
+#endif

@@ -1,0 +1,138 @@
+/* herald-consumer -- a member of Herald's consumer group: turns job events into
+ * Slack alerts (docs/configuration.md, docs/operations.md).
+ *
+ *   herald-consumer -c herald.yaml [--name NAME]
+ *   herald-consumer --check-config herald.yaml
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "consumer.h"
+#include "log.h"
+#include "metrics.h"
+
+static volatile int stop_flag = 0; /* set only by the signal handler */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: herald-consumer -c CONFIG [--name NAME]\n"
+               "       herald-consumer --check-config CONFIG\n"
+               "  -c, --config FILE        the YAML configuration (see "
+               "deploy/herald.example.yaml)\n"
+               "  -n, --name NAME          instance name in logs and client.id "
+               "(default: hostname-pid)\n"
+               "      --check-config FILE  validate FILE, explain each error with its "
+               "line, exit\n"
+               "  -h, --help\n");
+}
+
+static int check_config(const char *path)
+{
+    char err[8192];
+    struct config *c = config_load(path, err, sizeof(err));
+
+    if (!c) {
+        fputs(err, stderr);
+        return 1;
+    }
+    printf("%s: ok (%zu receivers, %zu routes, %zu stages, dedup window %lld s)\n", path,
+           c->nreceivers, c->nroutes, c->classify.nstages, (long long)(c->window_ms / 1000));
+    config_free(c);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"check-config", required_argument, NULL, 'C'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *path = NULL, *name = NULL;
+    char err[8192], defname[128], host[64];
+    struct config *cfg = NULL;
+    struct metrics *m = NULL;
+    struct metrics_http *http = NULL;
+    struct consumer c;
+    bool have_consumer = false;
+    int opt, status = 1;
+
+    log_init("herald-consumer", LOG_INFO, LOG_JSON);
+    while ((opt = getopt_long(argc, argv, "c:n:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'n': name = optarg; break;
+        case 'C': return check_config(optarg);
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 1;
+        }
+    }
+    if (!path || optind != argc) {
+        usage(stderr);
+        return 1;
+    }
+    if (!(cfg = config_load(path, err, sizeof(err)))) {
+        fputs(err, stderr);
+        return 1;
+    }
+    if (!name) {
+        if (gethostname(host, sizeof(host)) != 0)
+            snprintf(host, sizeof(host), "herald");
+        host[sizeof(host) - 1] = '\0';
+        snprintf(defname, sizeof(defname), "%s-%ld", host, (long)getpid());
+        name = defname;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_error("curl_global_init failed");
+        goto out;
+    }
+    m = metrics_new("herald-consumer");
+    if (consumer_init(&c, cfg, name, m, &stop_flag, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    have_consumer = true;
+    if (cfg->http_listen && *cfg->http_listen) {
+        if (!(http = metrics_http_start(m, cfg->http_listen, consumer_ready, &c, err,
+                                        sizeof(err)))) {
+            log_error("http %s: %s", cfg->http_listen, err);
+            goto out;
+        }
+        log_info("%s: metrics and health on %s (port %d)", name, cfg->http_listen,
+                 metrics_http_port(http));
+    }
+    consumer_run(&c);
+    log_info("%s: shutting down", name);
+    status = 0;
+out:
+    metrics_http_stop(http);
+    if (have_consumer)
+        consumer_release(&c);
+    metrics_free(m);
+    config_free(cfg);
+    curl_global_cleanup();
+    if (status == 0)
+        log_info("%s: stopped cleanly", name);
+    return status;
+}

@@ -1,0 +1,301 @@
+/* pipeline.c -- one batch of Kafka messages through classify -> dedup -> route ->
+ * deliver -> confirm. All Redis work of a batch is pipelined: one round trip to
+ * decide, one to confirm. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "consumer.h"
+#include "dedup.h"
+#include "event.h"
+#include "log.h"
+#include "router.h"
+#include "slack.h"
+#include "util.h"
+
+#define PIPELINE_MAX_RECEIVERS 16 /* receivers one alert may go to */
+
+/* Per-message working state. */
+struct work {
+    struct event ev;
+    bool parsed;
+    char *service;
+    const char *stage;
+    enum tier tier;
+    long dreq;      /* index into the dedup requests, or -1 */
+};
+
+static const double latency_bounds[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+                                        600, 1800, 3600};
+
+static void count(struct consumer *c, const char *name, const char *help, const char *k1,
+                  const char *v1, const char *k2, const char *v2)
+{
+    char labels[512] = "";
+
+    if (k1)
+        metrics_labels_add(labels, sizeof(labels), k1, v1);
+    if (k2)
+        metrics_labels_add(labels, sizeof(labels), k2, v2);
+    metrics_counter_add(c->metrics, name, help, 1, labels);
+}
+
+/* Classify a rejection reason into a short metric label. */
+static const char *reject_reason(const char *err)
+{
+    if (strstr(err, "over the"))
+        return "too_large";
+    if (strstr(err, "UTF-8"))
+        return "invalid_utf8";
+    if (strstr(err, "nests deeper"))
+        return "too_deep";
+    if (strstr(err, "malformed JSON"))
+        return "malformed_json";
+    if (strstr(err, "schema"))
+        return "bad_schema";
+    return "invalid_event";
+}
+
+static bool wants_alert(const struct config *cfg, const struct event *ev, const char **why)
+{
+    bool in = false;
+
+    for (size_t i = 0; i < cfg->alert_states.n && !in; i++)
+        in = strcmp(cfg->alert_states.v[i], ev->state) == 0;
+    if (!in) {
+        *why = "state does not alert";
+        return false;
+    }
+    if (!ev->report) {
+        *why = "spec.report is false";
+        return false;
+    }
+    /* Prow's own per-job switch: reporter_config.slack.job_states_to_report: [] */
+    const cJSON *st = ev->reporter_slack
+                          ? cJSON_GetObjectItemCaseSensitive(ev->reporter_slack,
+                                                             "job_states_to_report")
+                          : NULL;
+    if (cJSON_IsArray(st)) {
+        const cJSON *s;
+        bool listed = false;
+        cJSON_ArrayForEach(s, st) listed |= cJSON_IsString(s) && !strcmp(s->valuestring, ev->state);
+        if (!listed) {
+            *why = "reporter_config.slack.job_states_to_report excludes the state";
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Build the fingerprint key of an event. */
+static int fingerprint(const struct consumer *c, const struct facts *f, struct dedup_req *r)
+{
+    const char *parts[FIELD__COUNT];
+
+    for (size_t i = 0; i < c->cfg->nfingerprint; i++)
+        parts[i] = facts_get(f, c->cfg->fingerprint[i]);
+    return dedup_key(r, c->cfg->key_prefix, parts, c->cfg->nfingerprint);
+}
+
+struct outgoing {
+    size_t work;      /* index of the work item */
+    size_t dreq;      /* its dedup request */
+    size_t first, n;  /* its deliveries */
+};
+
+/* Deliver the alerts of a batch, confirm the delivered ones, count everything. */
+static void deliver_alerts(struct consumer *c, struct work *w, struct dedup_req *reqs,
+                           struct outgoing *out, size_t nout)
+{
+    const struct config *cfg = c->cfg;
+    struct delivery *dl = NULL;
+    char **bodies = NULL;
+    size_t *confirm = NULL, ndl = 0, nconf = 0;
+
+    for (size_t i = 0; i < nout; i++)
+        ndl += out[i].n;
+    dl = calloc(ndl ? ndl : 1, sizeof(*dl));
+    bodies = calloc(ndl ? ndl : 1, sizeof(*bodies));
+    confirm = calloc(nout ? nout : 1, sizeof(*confirm));
+    if (!dl || !bodies || !confirm) {
+        log_error("out of memory delivering %zu alerts", nout);
+        goto out;
+    }
+    size_t k = 0;
+    size_t rcv[PIPELINE_MAX_RECEIVERS];
+    for (size_t i = 0; i < nout; i++) {
+        struct work *wi = &w[out[i].work];
+        struct dedup_req *r = &reqs[out[i].dreq];
+        struct facts f = {&wi->ev, wi->service, wi->stage, wi->tier};
+        struct alert a = {.kind = ALERT_FAILURE,
+                          .ev = &wi->ev,
+                          .service = wi->service,
+                          .stage = wi->stage,
+                          .tier = wi->tier,
+                          .suppressed = r->suppressed,
+                          .suppressed_since_ms = r->since_ms};
+        size_t nr = router_route(cfg, &f, rcv, PIPELINE_MAX_RECEIVERS, NULL);
+        out[i].first = k;
+        out[i].n = 0;
+        for (size_t j = 0; j < nr; j++) {
+            bodies[k] = slack_format(&a, &cfg->receivers[rcv[j]], NULL);
+            if (!bodies[k]) {
+                log_error("cannot format the alert for %s", wi->ev.id);
+                continue;
+            }
+            dl[k].rcv = &cfg->receivers[rcv[j]];
+            dl[k].body = bodies[k];
+            k++;
+            out[i].n++;
+        }
+    }
+    ndl = k;
+    /* In-flight deliveries finish even during shutdown (bounded by give_up_after). */
+    deliverer_run(c->deliverer, dl, ndl, NULL);
+    for (size_t i = 0; i < nout; i++) {
+        struct work *wi = &w[out[i].work];
+        bool all_ok = out[i].n > 0;
+        for (size_t j = out[i].first; j < out[i].first + out[i].n; j++) {
+            if (dl[j].status == DELIVER_OK) {
+                count(c, "herald_alerts_sent_total", "Alerts Slack accepted.", "receiver",
+                      dl[j].rcv->name, "tier", tier_name(wi->tier));
+                if (wi->ev.completion_ms) {
+                    char labels[256] = "";
+                    metrics_labels_add(labels, sizeof(labels), "tier", tier_name(wi->tier));
+                    metrics_histogram_observe(
+                        c->metrics, "herald_detection_latency_seconds",
+                        "Job completion to Slack accepting the alert (MTTD).", latency_bounds,
+                        sizeof(latency_bounds) / sizeof(latency_bounds[0]),
+                        (double)(dl[j].done_ms - wi->ev.completion_ms) / 1000.0, labels);
+                }
+                metrics_histogram_observe(
+                    c->metrics, "herald_pipeline_latency_seconds",
+                    "Producer reading the event to Slack accepting the alert.", latency_bounds,
+                    sizeof(latency_bounds) / sizeof(latency_bounds[0]),
+                    (double)(dl[j].done_ms - wi->ev.observed_ms) / 1000.0, "");
+                log_info("alert %s -> %s (%s, suppressed %" PRId64 ")", wi->ev.id,
+                         dl[j].rcv->name, tier_name(wi->tier), reqs[out[i].dreq].suppressed);
+            } else {
+                all_ok = false;
+                count(c, "herald_delivery_failures_total", "Alerts Slack did not accept.",
+                      "receiver", dl[j].rcv->name, "reason",
+                      dl[j].reason[0] ? dl[j].reason : "unknown");
+                log_error("alert %s -> %s failed after %d attempts: %s", wi->ev.id,
+                          dl[j].rcv->name, dl[j].attempts, dl[j].reason);
+            }
+        }
+        if (all_ok)
+            confirm[nconf++] = out[i].dreq;
+    }
+    char err[256];
+    if (dedup_confirm(&c->redis, reqs, confirm, nconf, err, sizeof(err)) < 0) {
+        log_warn("could not confirm %zu deliveries in Redis (%s): a redelivery of these "
+                 "events would alert again", nconf, err);
+        count(c, "herald_redis_errors_total", "Redis operations that failed.", "op",
+              "confirm", NULL, NULL);
+    }
+out:
+    for (size_t i = 0; i < ndl; i++)
+        free(bodies[i]);
+    free(bodies);
+    free(dl);
+    free(confirm);
+}
+
+int pipeline_process(struct consumer *c, struct batch_item *items, size_t n)
+{
+    const struct config *cfg = c->cfg;
+    struct work *w = calloc(n ? n : 1, sizeof(*w));
+    struct dedup_req *reqs = calloc(n ? n : 1, sizeof(*reqs));
+    struct outgoing *out = calloc(n ? n : 1, sizeof(*out));
+    size_t nreq = 0, nout = 0;
+    char err[512];
+    int rc = 0;
+
+    if (!w || !reqs || !out) {
+        log_error("out of memory for a batch of %zu", n);
+        rc = -1;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = items[i].msg;
+        const char *why = NULL;
+
+        w[i].dreq = -1;
+        if (items[i].skip)
+            continue;
+        if (event_from_json(&w[i].ev, m->payload, m->len, err, sizeof(err)) < 0) {
+            count(c, "herald_events_rejected_total", "Events that failed validation.",
+                  "reason", reject_reason(err), NULL, NULL);
+            log_warn("rejected event at %s[%" PRId32 "]@%" PRId64 ": %s",
+                     rd_kafka_topic_name(m->rkt), m->partition, m->offset, err);
+            continue;
+        }
+        w[i].parsed = true;
+        count(c, "herald_events_consumed_total", "Valid job events consumed.", "state",
+              w[i].ev.state, NULL, NULL);
+        free(w[i].ev.service); /* the consumer's rules decide, not the producer's */
+        w[i].ev.service = NULL;
+        w[i].service = classify_service(&cfg->classify, &w[i].ev);
+        w[i].stage = classify_stage(&cfg->classify, &w[i].ev);
+        if (!w[i].service) {
+            log_error("out of memory classifying %s", w[i].ev.id);
+            continue;
+        }
+        w[i].ev.service = strdup(w[i].service);
+        w[i].tier = classify_tier(&cfg->classify, &w[i].ev, w[i].stage);
+        if (!wants_alert(cfg, &w[i].ev, &why)) {
+            log_debug("event %s (%s %s): no alert: %s", w[i].ev.id, w[i].ev.job,
+                      w[i].ev.state, why);
+            continue;
+        }
+        struct facts f = {&w[i].ev, w[i].service, w[i].stage, w[i].tier};
+        if (fingerprint(c, &f, &reqs[nreq]) < 0) {
+            log_warn("event %s: fingerprint too long; alerting without dedup", w[i].ev.id);
+            snprintf(reqs[nreq].key, sizeof(reqs[nreq].key), "%sdd:{id|%.200s}",
+                     cfg->key_prefix, w[i].ev.id);
+        }
+        reqs[nreq].event_id = w[i].ev.id;
+        reqs[nreq].event_ms = w[i].ev.event_ms;
+        w[i].dreq = (long)nreq++;
+    }
+
+    if (dedup_check(&c->redis, reqs, nreq, cfg->window_ms, err, sizeof(err)) < 0) {
+        atomic_store(&c->redis_ok, 0);
+        count(c, "herald_redis_errors_total", "Redis operations that failed.", "op", "dedup",
+              NULL, NULL);
+        log_warn("redis unavailable (%s): holding a batch of %zu events", err, n);
+        rc = -1;
+        goto done;
+    }
+    atomic_store(&c->redis_ok, 1);
+    for (size_t i = 0; i < n; i++) {
+        if (w[i].dreq < 0)
+            continue;
+        struct dedup_req *r = &reqs[w[i].dreq];
+        if (r->verdict == DEDUP_ALERT) {
+            out[nout].work = i;
+            out[nout++].dreq = (size_t)w[i].dreq;
+        } else {
+            count(c, "herald_events_suppressed_total", "Failures that did not alert.",
+                  "reason", r->verdict == DEDUP_SUPPRESS ? "dedup" : "duplicate", NULL,
+                  NULL);
+            log_debug("event %s: suppressed (%s; window from %" PRId64 ")", w[i].ev.id,
+                      r->verdict == DEDUP_SUPPRESS ? "dedup" : "already handled",
+                      r->window_start_ms);
+        }
+    }
+    if (nout)
+        deliver_alerts(c, w, reqs, out, nout);
+done:
+    for (size_t i = 0; w && i < n; i++) {
+        event_release(&w[i].ev);
+        free(w[i].service);
+    }
+    free(w);
+    free(reqs);
+    free(out);
+    return rc;
+}

@@ -1,0 +1,575 @@
+/* test_slack.c -- escaping and Block Kit payloads (common/slack.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "alert.h"
+#include "event.h"
+#include "slack.h"
+#include "util.h"
+
+#define T0 1795600800000LL /* 2026-11-25T10:00:00Z */
+
+static char s_job[] = "s3-post-submit";
+static char s_type_post[] = "postsubmit";
+static char s_type_pre[] = "presubmit";
+static char s_state[] = "failure";
+static char s_org[] = "acme";
+static char s_repo[] = "storage";
+static char s_ref[] = "main";
+static char s_url[] = "https://prow.example.com/view/gs/logs/s3-post-submit/42";
+static char s_desc[] = "Job failed.";
+static char s_author[] = "alice";
+static char s_title[] = "Fix <the> thing & more";
+static char s_id[] = "pj-1:failure";
+
+static struct event_pull s_pull;
+
+static void fill_event(struct event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->schema = EVENT_SCHEMA_VERSION;
+    ev->id = s_id;
+    ev->job = s_job;
+    ev->type = s_type_post;
+    ev->state = s_state;
+    ev->org = s_org;
+    ev->repo = s_repo;
+    ev->base_ref = s_ref;
+    ev->url = s_url;
+    ev->description = s_desc;
+    ev->start_ms = T0 - 720000;
+    ev->completion_ms = T0;
+    ev->event_ms = T0;
+}
+
+static void fill_alert(struct alert *a, const struct event *ev)
+{
+    memset(a, 0, sizeof(*a));
+    a->kind = ALERT_FAILURE;
+    a->ev = ev;
+    a->service = "s3";
+    a->stage = "post-submit";
+    a->tier = TIER_CRITICAL;
+}
+
+static struct receiver s_hook = {.name = (char[]){"ops-hook"},
+                                 .type = RECEIVER_WEBHOOK,
+                                 .url = (char[]){"https://hooks.example/T/B/x"},
+                                 .channel = (char[]){"#ops"}};
+static struct receiver s_api = {.name = (char[]){"ops-api"},
+                                .type = RECEIVER_WEBAPI,
+                                .url = (char[]){"https://slack.example/api"},
+                                .token = (char[]){"xoxb-secret"},
+                                .channel = (char[]){"C0123"}};
+
+/* Format and parse back; fails the test if either step fails. */
+static cJSON *format_parse(const struct alert *a, const struct receiver *r, const char *ts,
+                           char **raw)
+{
+    char *s = slack_format(a, r, ts);
+    cJSON *root;
+
+    assert_non_null(s);
+    root = cJSON_Parse(s);
+    assert_non_null(root);
+    if (raw)
+        *raw = s;
+    else
+        free(s);
+    return root;
+}
+
+static const cJSON *blocks_of(const cJSON *root)
+{
+    const cJSON *atts = cJSON_GetObjectItemCaseSensitive(root, "attachments");
+    const cJSON *blocks;
+
+    assert_true(cJSON_IsArray(atts));
+    blocks = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(atts, 0), "blocks");
+    assert_true(cJSON_IsArray(blocks));
+    return blocks;
+}
+
+static const char *str_of(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const char *header_text(const cJSON *root)
+{
+    const cJSON *h = cJSON_GetArrayItem(blocks_of(root), 0);
+
+    assert_string_equal(str_of(h, "type"), "header");
+    assert_string_equal(str_of(cJSON_GetObjectItemCaseSensitive(h, "text"), "type"),
+                        "plain_text");
+    return str_of(cJSON_GetObjectItemCaseSensitive(h, "text"), "text");
+}
+
+/* Text of the mrkdwn field starting with "*label*\n", or NULL. */
+static const char *field_text(const cJSON *root, const char *label)
+{
+    const cJSON *blk, *f;
+    char prefix[64];
+
+    snprintf(prefix, sizeof(prefix), "*%s*\n", label);
+    cJSON_ArrayForEach(blk, blocks_of(root))
+    {
+        cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(blk, "fields"))
+        {
+            const char *t = str_of(f, "text");
+            if (t && strncmp(t, prefix, strlen(prefix)) == 0)
+                return t + strlen(prefix);
+        }
+    }
+    return NULL;
+}
+
+/* First section or context text containing needle, or NULL. */
+static const char *line_with(const cJSON *root, const char *type, const char *needle)
+{
+    const cJSON *blk, *e;
+
+    cJSON_ArrayForEach(blk, blocks_of(root))
+    {
+        if (strcmp(str_of(blk, "type"), type) != 0)
+            continue;
+        const char *t = str_of(cJSON_GetObjectItemCaseSensitive(blk, "text"), "text");
+        if (t && strstr(t, needle))
+            return t;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(blk, "elements"))
+        {
+            t = str_of(e, "text");
+            if (t && strstr(t, needle))
+                return t;
+        }
+    }
+    return NULL;
+}
+
+/* Every "text" value anywhere under node passes check(). */
+static void all_texts(const cJSON *node, void (*check)(const char *))
+{
+    const cJSON *c;
+
+    cJSON_ArrayForEach(c, node)
+    {
+        if (c->string && strcmp(c->string, "text") == 0 && cJSON_IsString(c))
+            check(c->valuestring);
+        all_texts(c, check);
+    }
+}
+
+static void test_escape_specials(void **state)
+{
+    char *s;
+    (void)state;
+
+    s = slack_escape("a & b <c> d");
+    assert_string_equal(s, "a &amp; b &lt;c&gt; d");
+    free(s);
+    s = slack_escape("<!channel> hi <@U123> <#C1|x>");
+    assert_string_equal(s, "&lt;!channel&gt; hi &lt;@U123&gt; &lt;#C1|x&gt;");
+    free(s);
+    s = slack_escape(NULL);
+    assert_string_equal(s, "");
+    free(s);
+    s = slack_escape("");
+    assert_string_equal(s, "");
+    free(s);
+}
+
+static void test_escape_controls(void **state)
+{
+    char *s;
+    (void)state;
+
+    s = slack_escape("a\x01"
+                     "b\nc\td\x7f\x1b[31me\r");
+    assert_string_equal(s, "ab\nc\td[31me");
+    free(s);
+    s = slack_escape("ok\xff\xfe bad \xc3(x");
+    assert_string_equal(s, "ok bad (x");
+    free(s);
+}
+
+static void test_escape_utf8_cut(void **state)
+{
+    struct buf b;
+    (void)state;
+
+    buf_init(&b, 1024);
+    assert_int_equal(slack_escape_append(&b, "h\xc3\xa9llo", 2), 0);
+    assert_string_equal(b.data, "h\xe2\x80\xa6"); /* "é" would not fit whole */
+    buf_reset(&b);
+    assert_int_equal(slack_escape_append(&b, "h\xc3\xa9llo", 3), 0);
+    assert_string_equal(b.data, "h\xc3\xa9\xe2\x80\xa6");
+    buf_reset(&b);
+    assert_int_equal(slack_escape_append(&b, "h\xc3\xa9llo", 6), 0);
+    assert_string_equal(b.data, "h\xc3\xa9llo"); /* fits: no ellipsis */
+    buf_reset(&b);
+    assert_int_equal(slack_escape_append(&b, "ab\xf0\x9f\x94\xa5", 5), 0);
+    assert_string_equal(b.data, "ab\xe2\x80\xa6");
+    assert_true(util_utf8_valid(b.data, b.len));
+    buf_reset(&b);
+    assert_int_equal(slack_escape_append(&b, "x<y", 2), 0);
+    assert_string_equal(b.data, "x&lt;\xe2\x80\xa6");
+    buf_release(&b);
+
+    /* the buffer limit: -1 and the buffer left as it was */
+    buf_init(&b, 8);
+    assert_int_equal(buf_puts(&b, "ab"), 0);
+    assert_int_equal(slack_escape_append(&b, "<<<<", 100), -1);
+    assert_int_equal(b.len, 2);
+    assert_string_equal(b.data, "ab");
+    buf_release(&b);
+}
+
+static void test_format_webhook_failure(void **state)
+{
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    const cJSON *att;
+    (void)state;
+
+    fill_event(&ev);
+    fill_alert(&a, &ev);
+    root = format_parse(&a, &s_hook, "123.456", NULL);
+    assert_string_equal(str_of(root, "text"), ":red_circle: [critical] s3: s3-post-submit failure");
+    assert_null(cJSON_GetObjectItemCaseSensitive(root, "channel"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(root, "thread_ts"));
+    att = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "attachments"), 0);
+    assert_string_equal(str_of(att, "color"), "#d40e0d");
+    assert_string_equal(header_text(root), "s3 \xc2\xb7 post-submit failed");
+    assert_string_equal(field_text(root, "Service"), "s3");
+    assert_string_equal(field_text(root, "Job"), "s3-post-submit");
+    assert_string_equal(field_text(root, "Stage"), "post-submit");
+    assert_string_equal(field_text(root, "State"), "failure after 12 min");
+    assert_string_equal(field_text(root, "Tier"), "critical");
+    assert_string_equal(field_text(root, "Repository"), "acme/storage");
+    assert_string_equal(field_text(root, "Version/ref"), "main");
+    assert_string_equal(field_text(root, "Description"), "Job failed.");
+    assert_non_null(line_with(root, "section",
+                              "<https://prow.example.com/view/gs/logs/s3-post-submit/42"
+                              "|View job>"));
+    assert_null(line_with(root, "context", "Suppressed"));
+    cJSON_Delete(root);
+}
+
+static void test_format_tiers_and_kinds(void **state)
+{
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_event(&ev);
+    fill_alert(&a, &ev);
+    a.tier = TIER_WARNING;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(
+        str_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "attachments"), 0),
+               "color"),
+        "#e8a317");
+    assert_non_null(strstr(str_of(root, "text"), "[warning]"));
+    cJSON_Delete(root);
+
+    a.tier = TIER_INFO;
+    a.kind = ALERT_RECOVERED;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(
+        str_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "attachments"), 0),
+               "color"),
+        "#2eb886");
+    assert_string_equal(header_text(root), "s3 \xc2\xb7 post-submit recovered");
+    cJSON_Delete(root);
+
+    a.kind = ALERT_REMINDER;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(
+        str_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "attachments"), 0),
+               "color"),
+        "#439fe0");
+    assert_string_equal(header_text(root), "s3 \xc2\xb7 post-submit still failing");
+    assert_non_null(strstr(str_of(root, "text"), "still failing"));
+    cJSON_Delete(root);
+}
+
+static void test_format_webapi(void **state)
+{
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_event(&ev);
+    fill_alert(&a, &ev);
+    root = format_parse(&a, &s_api, "1700000000.000100", NULL);
+    assert_string_equal(str_of(root, "channel"), "C0123");
+    assert_string_equal(str_of(root, "thread_ts"), "1700000000.000100");
+    cJSON_Delete(root);
+    root = format_parse(&a, &s_api, NULL, NULL);
+    assert_string_equal(str_of(root, "channel"), "C0123");
+    assert_null(cJSON_GetObjectItemCaseSensitive(root, "thread_ts"));
+    cJSON_Delete(root);
+}
+
+static void check_no_raw_control(const char *t)
+{
+    assert_null(strstr(t, "<!"));
+    assert_null(strstr(t, "<@"));
+    assert_null(strstr(t, "<#"));
+    assert_null(strstr(t, "<http://evil"));
+}
+
+static void test_format_escapes_event_text(void **state)
+{
+    char job[] = "<!channel> deploy";
+    char desc[] = "ping <@U123> & see <http://evil|here>\x01";
+    char ref[] = "<!here>";
+    char org[] = "<#C1>";
+    char title[] = "<!everyone>";
+    char author[] = "<@U999>";
+    struct event_pull pr = {.number = 7, .author = author, .title = title};
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    char *raw;
+    (void)state;
+
+    fill_event(&ev);
+    ev.job = job;
+    ev.description = desc;
+    ev.base_ref = ref;
+    ev.org = org;
+    ev.type = s_type_pre;
+    ev.pulls = &pr;
+    ev.npulls = 1;
+    fill_alert(&a, &ev);
+    a.service = "<!subteam^S1>";
+    a.stage = "a&b";
+    a.infra_cause = "<!channel>";
+    root = format_parse(&a, &s_hook, NULL, &raw);
+    all_texts(root, check_no_raw_control);
+    assert_string_equal(field_text(root, "Job"), "&lt;!channel&gt; deploy");
+    assert_string_equal(field_text(root, "Description"),
+                        "infrastructure: &lt;!channel&gt;\n"
+                        "ping &lt;@U123&gt; &amp; see &lt;http://evil|here&gt;");
+    assert_string_equal(field_text(root, "Version/ref"),
+                        "&lt;!here&gt;\nPR #7 by &lt;@U999&gt;\n&lt;!everyone&gt;");
+    assert_string_equal(field_text(root, "Stage"), "a&amp;b");
+    assert_string_equal(header_text(root), "&lt;!subteam^S1&gt; \xc2\xb7 a&amp;b failed");
+    assert_non_null(strstr(str_of(root, "text"), "&lt;!channel&gt; deploy"));
+    free(raw);
+    cJSON_Delete(root);
+}
+
+static void test_format_presubmit_pr(void **state)
+{
+    char link[] = "https://github.com/acme/storage/pull/123";
+    struct event_pull pr = {.number = 123, .author = s_author, .title = s_title, .link = link};
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_event(&ev);
+    ev.type = s_type_pre;
+    ev.pulls = &pr;
+    ev.npulls = 1;
+    fill_alert(&a, &ev);
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(field_text(root, "Version/ref"),
+                        "main\n<https://github.com/acme/storage/pull/123|PR #123> by alice\n"
+                        "Fix &lt;the&gt; thing &amp; more");
+    cJSON_Delete(root);
+
+    s_pull.number = 5; /* postsubmits show no PR */
+    ev.type = s_type_post;
+    ev.pulls = &s_pull;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(field_text(root, "Version/ref"), "main");
+    cJSON_Delete(root);
+}
+
+static void test_format_suppressed(void **state)
+{
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_event(&ev);
+    fill_alert(&a, &ev);
+    a.suppressed = 3;
+    a.suppressed_since_ms = T0;
+    a.extra = "see <https://runbook.example/s3|runbook>";
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(line_with(root, "context", "Suppressed"),
+                        "Suppressed 3 repeats since 2026-11-25T10:00:00Z");
+    assert_string_equal(line_with(root, "context", "runbook"),
+                        "see <https://runbook.example/s3|runbook>");
+    cJSON_Delete(root);
+
+    a.suppressed = 1;
+    a.suppressed_since_ms = 0;
+    a.extra = NULL;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(line_with(root, "context", "Suppressed"), "Suppressed 1 repeat");
+    cJSON_Delete(root);
+}
+
+static int count_char(const char *s, char c)
+{
+    int n = 0;
+
+    for (; *s; s++)
+        n += *s == c;
+    return n;
+}
+
+static void test_format_malicious_url(void **state)
+{
+    char evil[] = "https://x.example/a|<!channel>>b <@U1>\"q";
+    char js[] = "javascript:alert(1)";
+    char ftp[] = "ftp://files.example/x";
+    char nohost[] = "https:///path";
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    const char *link;
+    (void)state;
+
+    fill_event(&ev);
+    ev.url = evil;
+    fill_alert(&a, &ev);
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    link = line_with(root, "section", "View job");
+    assert_non_null(link);
+    assert_string_equal(link, "<https://x.example/a%7C%3C!channel%3E%3Eb%20%3C@U1%3E%22q"
+                              "|View job>");
+    /* exactly one '|', one '<' and one '>': the link's own */
+    assert_int_equal(count_char(link, '|'), 1);
+    assert_int_equal(count_char(link, '<'), 1);
+    assert_int_equal(count_char(link, '>'), 1);
+    assert_int_equal(link[strlen(link) - 1], '>');
+    all_texts(root, check_no_raw_control);
+    cJSON_Delete(root);
+
+    char *bad[] = {js, ftp, nohost};
+    for (size_t i = 0; i < 3; i++) {
+        ev.url = bad[i];
+        root = format_parse(&a, &s_hook, NULL, NULL);
+        assert_null(line_with(root, "section", "View job"));
+        cJSON_Delete(root);
+    }
+    ev.url = NULL;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_null(line_with(root, "section", "View job"));
+    cJSON_Delete(root);
+}
+
+static void test_format_digest(void **state)
+{
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_alert(&a, NULL);
+    a.kind = ALERT_DIGEST;
+    a.tier = TIER_WARNING;
+    a.suppressed = 5;
+    a.suppressed_since_ms = T0;
+    a.extra = "\xe2\x80\xa2 s3-post-submit failure\n\xe2\x80\xa2 s3-e2e failure";
+    root = format_parse(&a, &s_api, NULL, NULL);
+    assert_string_equal(header_text(root), "5 alerts folded into this digest");
+    assert_string_equal(str_of(root, "channel"), "C0123");
+    assert_non_null(line_with(root, "section", "s3-e2e failure"));
+    assert_non_null(line_with(root, "context", "since 2026-11-25T10:00:00Z"));
+    assert_non_null(strstr(str_of(root, "text"), "5 alerts folded into this digest"));
+    cJSON_Delete(root);
+
+    /* only a digest may come without an event */
+    a.kind = ALERT_FAILURE;
+    assert_null(slack_format(&a, &s_hook, NULL));
+}
+
+static size_t max_field;
+
+static void note_len(const char *t)
+{
+    if (strlen(t) > max_field)
+        max_field = strlen(t);
+}
+
+static void test_format_limits(void **state)
+{
+    char *desc = malloc(EVENT_MAX_FIELD + 1);
+    char *job = malloc(EVENT_MAX_FIELD + 1);
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    const char *h, *d;
+    (void)state;
+
+    assert_non_null(desc);
+    assert_non_null(job);
+    for (size_t i = 0; i < EVENT_MAX_FIELD; i++) {
+        desc[i] = "a&<"[i % 3];
+        job[i] = i % 2 ? 'j' : '>';
+    }
+    desc[EVENT_MAX_FIELD] = job[EVENT_MAX_FIELD] = '\0';
+    fill_event(&ev);
+    ev.description = desc;
+    ev.job = job;
+    fill_alert(&a, &ev);
+    a.service = job;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    h = header_text(root);
+    assert_true(strlen(h) <= 150);
+    assert_non_null(strstr(h, "\xe2\x80\xa6"));
+    d = field_text(root, "Description");
+    assert_non_null(d);
+    assert_true(strlen(d) + strlen("*Description*\n") <= 2000);
+    assert_non_null(strstr(d, "\xe2\x80\xa6"));
+    assert_true(util_utf8_valid(d, strlen(d)));
+    /* a cut never splits an entity */
+    assert_null(strstr(d, "&amp\xe2"));
+    assert_null(strstr(d, "&a\xe2"));
+    max_field = 0;
+    all_texts(root, note_len);
+    assert_true(max_field <= 3000);
+    assert_true(strlen(str_of(root, "text")) <= 500);
+    cJSON_Delete(root);
+    free(desc);
+    free(job);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_escape_specials),
+        cmocka_unit_test(test_escape_controls),
+        cmocka_unit_test(test_escape_utf8_cut),
+        cmocka_unit_test(test_format_webhook_failure),
+        cmocka_unit_test(test_format_tiers_and_kinds),
+        cmocka_unit_test(test_format_webapi),
+        cmocka_unit_test(test_format_escapes_event_text),
+        cmocka_unit_test(test_format_presubmit_pr),
+        cmocka_unit_test(test_format_suppressed),
+        cmocka_unit_test(test_format_malicious_url),
+        cmocka_unit_test(test_format_digest),
+        cmocka_unit_test(test_format_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

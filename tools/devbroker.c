@@ -1,0 +1,657 @@
+/* devbroker.c -- herald-devbroker: a development Kafka broker for the demo and the
+ * end-to-end tests.
+ *
+ * It is librdkafka's mock cluster (rdkafka_mock.h) behind a small command line: N
+ * in-memory brokers on loopback, the Herald topics created up front, and an optional
+ * HTTP control endpoint on 127.0.0.1 for fault injection (broker down/up, request
+ * errors, leader moves, round-trip time). Nothing is persisted; everything is gone
+ * when the process exits.
+ *
+ *   herald-devbroker [--brokers N] [--topic NAME[:PARTITIONS]]...
+ *                    [--control 127.0.0.1:PORT] [--ready-file PATH]
+ *
+ * stdout carries exactly "BOOTSTRAP=<host:port,...>" and, with --control,
+ * "CONTROL=127.0.0.1:<port>"; logs go to stderr. Exit 0 on SIGTERM/SIGINT, 2 on a
+ * usage error, 1 on a startup failure.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cjson/cJSON.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <microhttpd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define DEVBROKER_MAX_BROKERS 32
+#define DEVBROKER_MAX_TOPICS 64
+#define DEVBROKER_MAX_PARTITIONS 1024
+#define DEVBROKER_MAX_TOPIC_LEN 249  /* Kafka's own limit */
+#define DEVBROKER_MAX_ERRORS 100000  /* per /errors call */
+#define DEVBROKER_MAX_RTT_MS 600000
+
+struct topic_spec {
+    char name[DEVBROKER_MAX_TOPIC_LEN + 1];
+    int partitions;
+};
+
+/* The configuration, immutable after parse_args(). */
+struct devbroker_conf {
+    int brokers;
+    struct topic_spec topics[DEVBROKER_MAX_TOPICS];
+    int topic_cnt;
+    int control;             /* bool: --control given */
+    uint16_t control_port;   /* 0 = pick a free one */
+    const char *ready_file;  /* borrowed from argv; may be NULL */
+};
+
+/* What the control handlers need; lives in main()'s frame. */
+struct devbroker_ctx {
+    const struct devbroker_conf *conf;
+    rd_kafka_mock_cluster_t *mc;
+    const char *bootstrap;   /* borrowed from the mock cluster */
+};
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: herald-devbroker [--brokers N] [--topic NAME[:PARTITIONS]]...\n"
+            "                        [--control 127.0.0.1:PORT] [--ready-file PATH]\n"
+            "\n"
+            "A development Kafka broker (librdkafka mock cluster): in-memory, no\n"
+            "persistence, loopback only. Default topics: herald.events:4 and\n"
+            "herald.dead-letter:1. Prints BOOTSTRAP=... (and CONTROL=...) on stdout.\n");
+}
+
+/* Parse the whole of s as an integer in [min, max]; 0 or -1. */
+static int parse_num(const char *s, long min, long max, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    if (s == NULL || *s == '\0')
+        return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Kafka topic names: 1..249 of [A-Za-z0-9._-]. */
+static int topic_name_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > DEVBROKER_MAX_TOPIC_LEN)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* "NAME" or "NAME:PARTITIONS" into t; 0 or -1. */
+static int parse_topic(const char *arg, struct topic_spec *t)
+{
+    const char *colon = strchr(arg, ':');
+    size_t len = colon ? (size_t)(colon - arg) : strlen(arg);
+    long parts = 1;
+
+    if (!topic_name_valid(arg, len))
+        return -1;
+    if (colon && parse_num(colon + 1, 1, DEVBROKER_MAX_PARTITIONS, &parts) != 0)
+        return -1;
+    memcpy(t->name, arg, len);
+    t->name[len] = '\0';
+    t->partitions = (int)parts;
+    return 0;
+}
+
+/* "127.0.0.1:PORT" (or "localhost:PORT") into *port; 0 or -1. */
+static int parse_loopback(const char *arg, uint16_t *port)
+{
+    const char *colon = strrchr(arg, ':');
+    size_t hlen;
+    long p;
+
+    if (colon == NULL)
+        return -1;
+    hlen = (size_t)(colon - arg);
+    if (!((hlen == 9 && strncmp(arg, "127.0.0.1", 9) == 0) ||
+          (hlen == 9 && strncmp(arg, "localhost", 9) == 0)))
+        return -1;
+    if (parse_num(colon + 1, 0, 65535, &p) != 0)
+        return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+/* Fill conf from argv. Returns 0, 1 for --help, or -1 after printing the error. */
+static int parse_args(int argc, char **argv, struct devbroker_conf *conf)
+{
+    int user_topics = 0;
+
+    memset(conf, 0, sizeof(*conf));
+    conf->brokers = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+            return 1;
+        if (strcmp(a, "--brokers") != 0 && strcmp(a, "--topic") != 0 &&
+            strcmp(a, "--control") != 0 && strcmp(a, "--ready-file") != 0) {
+            fprintf(stderr, "herald-devbroker: unknown argument '%s'\n", a);
+            return -1;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "herald-devbroker: %s needs a value\n", a);
+            return -1;
+        }
+        if (strcmp(a, "--brokers") == 0) {
+            if (parse_num(v, 1, DEVBROKER_MAX_BROKERS, &n) != 0) {
+                fprintf(stderr, "herald-devbroker: --brokers '%s': want 1..%d\n", v,
+                        DEVBROKER_MAX_BROKERS);
+                return -1;
+            }
+            conf->brokers = (int)n;
+        } else if (strcmp(a, "--topic") == 0) {
+            if (user_topics >= DEVBROKER_MAX_TOPICS) {
+                fprintf(stderr, "herald-devbroker: more than %d --topic options\n",
+                        DEVBROKER_MAX_TOPICS);
+                return -1;
+            }
+            if (parse_topic(v, &conf->topics[user_topics]) != 0) {
+                fprintf(stderr,
+                        "herald-devbroker: --topic '%s': want NAME[:PARTITIONS], name "
+                        "of [A-Za-z0-9._-] (1..%d chars), partitions 1..%d\n",
+                        v, DEVBROKER_MAX_TOPIC_LEN, DEVBROKER_MAX_PARTITIONS);
+                return -1;
+            }
+            user_topics++;
+        } else if (strcmp(a, "--control") == 0) {
+            if (parse_loopback(v, &conf->control_port) != 0) {
+                fprintf(stderr,
+                        "herald-devbroker: --control '%s': want 127.0.0.1:PORT "
+                        "(loopback only, port 0..65535)\n",
+                        v);
+                return -1;
+            }
+            conf->control = 1;
+        } else if (strcmp(a, "--ready-file") == 0) {
+            if (*v == '\0') {
+                fprintf(stderr, "herald-devbroker: --ready-file: empty path\n");
+                return -1;
+            }
+            conf->ready_file = v;
+        }
+        i++;
+    }
+    for (int i = 0; i < user_topics; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(conf->topics[i].name, conf->topics[j].name) == 0) {
+                fprintf(stderr, "herald-devbroker: --topic '%s' given twice\n",
+                        conf->topics[i].name);
+                return -1;
+            }
+    if (user_topics == 0) {
+        parse_topic("herald.events:4", &conf->topics[0]);
+        parse_topic("herald.dead-letter:1", &conf->topics[1]);
+        user_topics = 2;
+    }
+    conf->topic_cnt = user_topics;
+    return 0;
+}
+
+/* Write `content` to path atomically: write path.tmp.<pid>, fsync, rename. 0 or -1. */
+static int write_ready_file(const char *path, const char *content)
+{
+    char tmp[4096];
+    char eb[128];
+    FILE *f = NULL;
+    int n, ret = -1;
+
+    n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        log_error("ready file path too long");
+        return -1;
+    }
+    if ((f = fopen(tmp, "w")) == NULL) {
+        log_error("ready file %s: %s", tmp, util_strerror(errno, eb, sizeof(eb)));
+        goto out;
+    }
+    if (fprintf(f, "%s\n", content) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        log_error("ready file %s: %s", tmp, util_strerror(errno, eb, sizeof(eb)));
+        goto out;
+    }
+    if (fclose(f) != 0) {
+        f = NULL;
+        log_error("ready file %s: %s", tmp, util_strerror(errno, eb, sizeof(eb)));
+        goto out;
+    }
+    f = NULL;
+    if (rename(tmp, path) != 0) {
+        log_error("ready file %s: %s", path, util_strerror(errno, eb, sizeof(eb)));
+        goto out;
+    }
+    ret = 0;
+out:
+    if (f)
+        fclose(f);
+    if (ret != 0)
+        unlink(tmp);
+    return ret;
+}
+
+/* ---- control endpoint ------------------------------------------------------ */
+
+/* Queue a response with a copy of body. Returns MHD's verdict. */
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
+                               const char *body)
+{
+    size_t len = strlen(body);
+    char *copy = malloc(len + 1);
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+
+    if (copy == NULL)
+        return MHD_NO;
+    memcpy(copy, body, len + 1);
+    r = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) {
+        free(copy);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* 400 {"ok":false,"error":msg} (msg JSON-escaped). */
+static enum MHD_Result respond_err(struct MHD_Connection *conn, unsigned status,
+                                   const char *msg)
+{
+    char esc[512], body[600];
+
+    util_json_escape(msg, esc, sizeof(esc));
+    snprintf(body, sizeof(body), "{\"ok\":false,\"error\":\"%s\"}", esc);
+    return respond(conn, status, body);
+}
+
+/* Result of a mock call: {"ok":true} or 400 with librdkafka's error text. */
+static enum MHD_Result respond_mock(struct MHD_Connection *conn, rd_kafka_resp_err_t err)
+{
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return respond_err(conn, MHD_HTTP_BAD_REQUEST, rd_kafka_err2str(err));
+    return respond(conn, MHD_HTTP_OK, "{\"ok\":true}");
+}
+
+/* Fetch query parameter `key` as an integer in [min, max]. 0, or -1 with errbuf set. */
+static int query_num(struct MHD_Connection *conn, const char *key, long min, long max,
+                     long *out, char *errbuf, size_t errsize)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+
+    if (v == NULL) {
+        snprintf(errbuf, errsize, "missing query parameter '%s'", key);
+        return -1;
+    }
+    if (parse_num(v, min, max, out) != 0) {
+        snprintf(errbuf, errsize, "bad '%s'=%.64s: want an integer %ld..%ld", key, v,
+                 min, max);
+        return -1;
+    }
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int16_t key;
+} api_names[] = {
+    {"Produce", 0},        {"Fetch", 1},           {"ListOffsets", 2},
+    {"Metadata", 3},       {"OffsetCommit", 8},    {"OffsetFetch", 9},
+    {"FindCoordinator", 10}, {"JoinGroup", 11},    {"Heartbeat", 12},
+    {"LeaveGroup", 13},    {"SyncGroup", 14},      {"DescribeGroups", 15},
+    {"ListGroups", 16},    {"ApiVersions", 18},    {"CreateTopics", 19},
+    {"InitProducerId", 22}, {"AddPartitionsToTxn", 24}, {"AddOffsetsToTxn", 25},
+    {"EndTxn", 26},        {"TxnOffsetCommit", 28},
+};
+
+/* Api key by number (0..32767) or name (case-insensitive). 0 or -1. */
+static int parse_api(const char *s, int16_t *out)
+{
+    long n;
+
+    if (parse_num(s, 0, INT16_MAX, &n) == 0) {
+        *out = (int16_t)n;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(api_names) / sizeof(api_names[0]); i++)
+        if (strcasecmp(s, api_names[i].name) == 0) {
+            *out = api_names[i].key;
+            return 0;
+        }
+    return -1;
+}
+
+/* Error code by number (-200..32767) or name, with or without the RD_KAFKA_RESP_ERR_
+ * prefix, case-insensitive (any name librdkafka knows). 0 or -1. */
+static int parse_err(const char *s, rd_kafka_resp_err_t *out)
+{
+    const struct rd_kafka_err_desc *descs = NULL;
+    size_t cnt = 0;
+    long n;
+
+    if (parse_num(s, -200, INT16_MAX, &n) == 0) {
+        *out = (rd_kafka_resp_err_t)n;
+        return 0;
+    }
+    if (strncasecmp(s, "RD_KAFKA_RESP_ERR_", 18) == 0)
+        s += 18;
+    rd_kafka_get_err_descs(&descs, &cnt);
+    for (size_t i = 0; i < cnt; i++) {
+        const char *name = descs[i].name;
+        if (name == NULL || descs[i].code == RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        /* internal errors are named "_TRANSPORT"; accept "TRANSPORT" too */
+        if (strcasecmp(s, name) == 0 || (name[0] == '_' && strcasecmp(s, name + 1) == 0)) {
+            *out = descs[i].code;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* POST /errors?api=KEY&code=ERR&count=C */
+static enum MHD_Result handle_errors(struct devbroker_ctx *ctx, struct MHD_Connection *conn)
+{
+    const char *api = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "api");
+    const char *code = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "code");
+    char eb[160];
+    rd_kafka_resp_err_t err, *errs;
+    int16_t key;
+    long count = 1;
+
+    if (api == NULL || parse_api(api, &key) != 0) {
+        snprintf(eb, sizeof(eb), "bad or missing 'api': want a number or a name like "
+                                 "Produce, Fetch, Metadata, JoinGroup");
+        return respond_err(conn, MHD_HTTP_BAD_REQUEST, eb);
+    }
+    if (code == NULL || parse_err(code, &err) != 0) {
+        snprintf(eb, sizeof(eb), "bad or missing 'code': want a number or a name like "
+                                 "NOT_LEADER_FOR_PARTITION");
+        return respond_err(conn, MHD_HTTP_BAD_REQUEST, eb);
+    }
+    if (MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "count") != NULL &&
+        query_num(conn, "count", 1, DEVBROKER_MAX_ERRORS, &count, eb, sizeof(eb)) != 0)
+        return respond_err(conn, MHD_HTTP_BAD_REQUEST, eb);
+    if ((errs = calloc((size_t)count, sizeof(*errs))) == NULL)
+        return respond_err(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    for (long i = 0; i < count; i++)
+        errs[i] = err;
+    rd_kafka_mock_push_request_errors_array(ctx->mc, key, (size_t)count, errs);
+    free(errs);
+    log_info("control: next %ld request(s) of api %d fail with %s", count, (int)key,
+             rd_kafka_err2name(err));
+    return respond(conn, MHD_HTTP_OK, "{\"ok\":true}");
+}
+
+/* GET /info */
+static enum MHD_Result handle_info(struct devbroker_ctx *ctx, struct MHD_Connection *conn)
+{
+    cJSON *root = cJSON_CreateObject(), *topics = NULL;
+    char *text = NULL;
+    enum MHD_Result ret = MHD_NO;
+
+    if (root == NULL)
+        goto out;
+    if (!cJSON_AddStringToObject(root, "bootstrap", ctx->bootstrap) ||
+        !cJSON_AddNumberToObject(root, "brokers", ctx->conf->brokers) ||
+        (topics = cJSON_AddArrayToObject(root, "topics")) == NULL)
+        goto out;
+    for (int i = 0; i < ctx->conf->topic_cnt; i++) {
+        cJSON *t = cJSON_CreateObject();
+        if (t == NULL)
+            goto out;
+        cJSON_AddItemToArray(topics, t);
+        if (!cJSON_AddStringToObject(t, "name", ctx->conf->topics[i].name) ||
+            !cJSON_AddNumberToObject(t, "partitions", ctx->conf->topics[i].partitions))
+            goto out;
+    }
+    if ((text = cJSON_PrintUnformatted(root)) == NULL)
+        goto out;
+    ret = respond(conn, MHD_HTTP_OK, text);
+out:
+    if (text == NULL && ret == MHD_NO)
+        ret = respond_err(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    cJSON_free(text);
+    cJSON_Delete(root);
+    return ret;
+}
+
+/* Route one complete request. */
+static enum MHD_Result route(struct devbroker_ctx *ctx, struct MHD_Connection *conn,
+                             const char *url, const char *method)
+{
+    int is_post = strcmp(method, "POST") == 0;
+    char eb[160];
+    long id, part, ms;
+
+    if (strcmp(url, "/info") == 0) {
+        if (strcmp(method, "GET") != 0)
+            return respond_err(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+        return handle_info(ctx, conn);
+    }
+    if (strcmp(url, "/broker/down") != 0 && strcmp(url, "/broker/up") != 0 &&
+        strcmp(url, "/errors") != 0 && strcmp(url, "/leader") != 0 &&
+        strcmp(url, "/rtt") != 0)
+        return respond_err(conn, MHD_HTTP_NOT_FOUND, "not_found");
+    if (!is_post)
+        return respond_err(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+
+    if (strcmp(url, "/errors") == 0)
+        return handle_errors(ctx, conn);
+    if (strcmp(url, "/leader") == 0) {
+        const char *topic =
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "topic");
+        if (topic == NULL || !topic_name_valid(topic, strlen(topic)))
+            return respond_err(conn, MHD_HTTP_BAD_REQUEST, "bad or missing 'topic'");
+        if (query_num(conn, "partition", 0, DEVBROKER_MAX_PARTITIONS - 1, &part, eb,
+                      sizeof(eb)) != 0 ||
+            query_num(conn, "id", -1, INT32_MAX, &id, eb, sizeof(eb)) != 0)
+            return respond_err(conn, MHD_HTTP_BAD_REQUEST, eb);
+        log_info("control: leader of %s [%ld] -> broker %ld", topic, part, id);
+        return respond_mock(conn, rd_kafka_mock_partition_set_leader(
+                                      ctx->mc, topic, (int32_t)part, (int32_t)id));
+    }
+    if (query_num(conn, "id", 0, INT32_MAX, &id, eb, sizeof(eb)) != 0)
+        return respond_err(conn, MHD_HTTP_BAD_REQUEST, eb);
+    if (strcmp(url, "/rtt") == 0) {
+        if (query_num(conn, "ms", 0, DEVBROKER_MAX_RTT_MS, &ms, eb, sizeof(eb)) != 0)
+            return respond_err(conn, MHD_HTTP_BAD_REQUEST, eb);
+        log_info("control: broker %ld rtt %ld ms", id, ms);
+        return respond_mock(conn,
+                            rd_kafka_mock_broker_set_rtt(ctx->mc, (int32_t)id, (int)ms));
+    }
+    if (strcmp(url, "/broker/down") == 0) {
+        log_info("control: broker %ld down", id);
+        return respond_mock(conn, rd_kafka_mock_broker_set_down(ctx->mc, (int32_t)id));
+    }
+    log_info("control: broker %ld up", id);
+    return respond_mock(conn, rd_kafka_mock_broker_set_up(ctx->mc, (int32_t)id));
+}
+
+/* MHD access handler: swallow any request body, then route on the final call. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    static int started; /* address used as a marker only */
+
+    (void)version;
+    (void)upload_data;
+    if (*con_cls == NULL) {
+        *con_cls = &started;
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        *upload_data_size = 0; /* query parameters only; ignore any body */
+        return MHD_YES;
+    }
+    return route(cls, conn, url, method);
+}
+
+/* Start the control server on 127.0.0.1:port; returns the daemon or NULL. */
+static struct MHD_Daemon *control_start(struct devbroker_ctx *ctx, uint16_t port,
+                                        uint16_t *bound)
+{
+    struct sockaddr_in sa;
+    struct MHD_Daemon *d;
+    const union MHD_DaemonInfo *info;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, port, NULL,
+                         NULL, on_request, ctx, MHD_OPTION_SOCK_ADDR, &sa,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    if (d == NULL)
+        return NULL;
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    if (info == NULL || info->port == 0) {
+        MHD_stop_daemon(d);
+        return NULL;
+    }
+    *bound = info->port;
+    return d;
+}
+
+int main(int argc, char **argv)
+{
+    static struct devbroker_conf conf;
+    struct devbroker_ctx ctx;
+    struct sigaction sa;
+    sigset_t block, old;
+    rd_kafka_conf_t *kconf = NULL;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_mock_cluster_t *mc = NULL;
+    struct MHD_Daemon *httpd = NULL;
+    char errstr[512];
+    uint16_t cport = 0;
+    int rc, ret = 1;
+
+    rc = parse_args(argc, argv, &conf);
+    if (rc != 0) {
+        usage(rc > 0 ? stdout : stderr);
+        return rc > 0 ? 0 : 2;
+    }
+    log_init("herald-devbroker", LOG_INFO, LOG_TEXT);
+
+    /* Signals are blocked everywhere (threads inherit the mask) and taken only in
+     * sigsuspend() below, so the stop flag cannot be missed. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &old);
+
+    kconf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(kconf, "log_level", "4", errstr, sizeof(errstr)) !=
+            RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(kconf, "client.id", "herald-devbroker", errstr,
+                          sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        log_error("librdkafka config: %s", errstr);
+        goto out;
+    }
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        log_error("rd_kafka_new: %s", errstr);
+        goto out;
+    }
+    kconf = NULL; /* owned by rk now */
+
+    if ((mc = rd_kafka_mock_cluster_new(rk, conf.brokers)) == NULL) {
+        log_error("could not create a mock cluster of %d broker(s)", conf.brokers);
+        goto out;
+    }
+    for (int i = 0; i < conf.topic_cnt; i++) {
+        int repl = conf.brokers < 3 ? conf.brokers : 3;
+        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
+            mc, conf.topics[i].name, conf.topics[i].partitions, repl);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            log_error("create topic %s: %s", conf.topics[i].name, rd_kafka_err2str(err));
+            goto out;
+        }
+    }
+
+    ctx.conf = &conf;
+    ctx.mc = mc;
+    ctx.bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
+    if (conf.control && (httpd = control_start(&ctx, conf.control_port, &cport)) == NULL) {
+        log_error("could not start the control server on 127.0.0.1:%u",
+                  (unsigned)conf.control_port);
+        goto out;
+    }
+
+    fprintf(stderr, "herald-devbroker: development broker (librdkafka mock cluster, "
+                    "in-memory, no persistence) - not for production\n");
+    printf("BOOTSTRAP=%s\n", ctx.bootstrap);
+    if (httpd)
+        printf("CONTROL=127.0.0.1:%u\n", (unsigned)cport);
+    if (fflush(stdout) != 0) {
+        log_error("cannot write to stdout");
+        goto out;
+    }
+    if (conf.ready_file && write_ready_file(conf.ready_file, ctx.bootstrap) != 0)
+        goto out;
+    log_info("%d broker(s) at %s, %d topic(s)", conf.brokers, ctx.bootstrap,
+             conf.topic_cnt);
+
+    while (!g_stop)
+        sigsuspend(&old);
+    log_info("stopping");
+    ret = 0;
+out:
+    if (httpd)
+        MHD_stop_daemon(httpd);
+    if (mc)
+        rd_kafka_mock_cluster_destroy(mc);
+    if (rk)
+        rd_kafka_destroy(rk);
+    if (kconf)
+        rd_kafka_conf_destroy(kconf);
+    return ret;
+}

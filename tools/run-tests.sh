@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# run-tests.sh -- run Herald's unit tests (cmocka) and end-to-end tests, then print
+# one summary line.
+#
+#   tools/run-tests.sh [--unit-only] BUILD_DIR BIN_DIR
+#
+# Runs every executable $BUILD_DIR/tests/test_* (all of them, even after a failure),
+# then, unless --unit-only, the end-to-end suite:
+#   HERALD_BIN=BIN_DIR python3 -m unittest discover -s tests/e2e -p 'test_*.py' -v
+# from the repository root. The last line printed is always
+#   tests: N passed, M failed
+# and the exit status is 0 only if nothing failed (and something ran).
+#
+# Environment: UNIT_TIMEOUT (s per unit binary, default 300), E2E_TIMEOUT (s for the
+# whole e2e suite, default 1200).
+set -u
+
+usage() {
+    echo "usage: tools/run-tests.sh [--unit-only] BUILD_DIR BIN_DIR" >&2
+    exit 2
+}
+
+unit_only=0
+args=()
+for a in "$@"; do
+    case "$a" in
+        --unit-only) unit_only=1 ;;
+        -h|--help) usage ;;
+        -*) echo "run-tests.sh: unknown option $a" >&2; usage ;;
+        *) args+=("$a") ;;
+    esac
+done
+[ "${#args[@]}" -eq 2 ] || usage
+
+abspath() {
+    case "$1" in
+        /*) printf '%s\n' "$1" ;;
+        *) printf '%s/%s\n' "$(pwd)" "$1" ;;
+    esac
+}
+BUILD=$(abspath "${args[0]}")
+BIN=$(abspath "${args[1]}")
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}
+E2E_TIMEOUT=${E2E_TIMEOUT:-1200}
+
+passed=0
+failed=0
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/herald-run-tests.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+# Run a command with a time limit when coreutils' timeout is there.
+limited() {
+    local secs=$1
+    shift
+    if command -v timeout >/dev/null 2>&1; then
+        timeout --kill-after=30 "$secs" "$@"
+    else
+        "$@"
+    fi
+}
+
+# ---- unit tests (cmocka) -------------------------------------------------------------
+nbin=0
+shopt -s nullglob
+for t in "$BUILD"/tests/test_*; do
+    [ -f "$t" ] && [ -x "$t" ] || continue
+    case "$t" in *.o|*.d) continue ;; esac
+    nbin=$((nbin + 1))
+    name=$(basename "$t")
+    echo "==== unit: $name"
+    out="$tmp/$name.out"
+    (cd "$ROOT" && limited "$UNIT_TIMEOUT" "$t") >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        # Crashed, timed out or failed without cmocka's summary: count it once.
+        echo "run-tests.sh: $name exited with status $rc without a failure count" >&2
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+done
+shopt -u nullglob
+if [ "$nbin" -eq 0 ]; then
+    echo "run-tests.sh: no unit test binaries in $BUILD/tests" >&2
+fi
+
+# ---- end-to-end tests ---------------------------------------------------------------
+if [ "$unit_only" -eq 0 ]; then
+    echo "==== e2e: tests/e2e (HERALD_BIN=$BIN)"
+    out="$tmp/e2e.out"
+    (cd "$ROOT" && HERALD_BIN="$BIN" PYTHONDONTWRITEBYTECODE=1 limited "$E2E_TIMEOUT" \
+        python3 -m unittest discover -s tests/e2e -p 'test_*.py' -v) 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    ran=$(sed -n 's/^Ran \([0-9][0-9]*\) tests\{0,1\} in .*/\1/p' "$out" | tail -n 1)
+    ran=${ran:-0}
+    summary=$(grep -E '^(OK|FAILED)( \(|$)' "$out" | tail -n 1)
+    count() { # count KEY -> number after KEY= in the summary line, or 0
+        local v
+        v=$(printf '%s\n' "$summary" | sed -n "s/.*[ (]$1=\([0-9][0-9]*\).*/\1/p")
+        echo "${v:-0}"
+    }
+    ef=$(( $(count failures) + $(count errors) + $(count "unexpected successes") ))
+    skipped=$(count skipped)
+    ep=$((ran - ef - skipped))
+    [ "$ep" -ge 0 ] || ep=0
+    if [ "$rc" -ne 0 ] && [ "$ef" -eq 0 ]; then
+        echo "run-tests.sh: the e2e suite exited with status $rc without a failure count" >&2
+        ef=1
+    fi
+    if [ "$skipped" -gt 0 ]; then
+        echo "run-tests.sh: $skipped e2e test(s) skipped"
+    fi
+    passed=$((passed + ep))
+    failed=$((failed + ef))
+fi
+
+if [ $((passed + failed)) -eq 0 ]; then
+    echo "run-tests.sh: no tests ran" >&2
+    failed=1
+fi
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,920 @@
+/* slackd.c -- herald-slackd: a Slack-compatible HTTP receiver for the demo and the
+ * end-to-end tests.
+ *
+ * It answers Slack's incoming webhooks (POST /hooks/<channel>) and the Web API's
+ * chat.postMessage the way Slack does, records every accepted message in memory (and
+ * optionally as NDJSON in a file), and lets a test inject faults (rate limits, errors,
+ * slow answers) through /_control/. Loopback only; nothing here is a real Slack.
+ *
+ *   herald-slackd [--listen 127.0.0.1:PORT] [--token TOKEN] [--record FILE]
+ *                 [--max-body BYTES]
+ *
+ * stdout carries exactly "LISTEN=127.0.0.1:<port>"; logs go to stderr. Exit 0 on
+ * SIGTERM/SIGINT, 2 on a usage error, 1 on a startup failure.
+ *
+ * Threads: MHD runs one thread per connection; all shared state lives in struct
+ * slackd under its mutex.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define SLACKD_MAX_MESSAGES 100000
+#define SLACKD_MAX_STORED_BYTES (256u * 1024 * 1024) /* recorded JSON, all messages */
+#define SLACKD_MAX_BODY_LIMIT (64L * 1024 * 1024)     /* highest --max-body */
+#define SLACKD_MAX_RULES 1024
+#define SLACKD_MAX_CHANNEL 200   /* bytes */
+#define SLACKD_MAX_ERROR 63      /* bytes of a fault's error code */
+#define SLACKD_MAX_TOKEN 512     /* bytes */
+#define SLACKD_MAX_DELAY_MS 600000
+#define SLACKD_MAX_COUNT 1000000
+
+/* The configuration, immutable after parse_args(). Strings borrowed from argv. */
+struct slackd_conf {
+    uint16_t port;        /* 0 = pick a free one */
+    const char *token;    /* NULL = no auth check */
+    const char *record;   /* NDJSON file or NULL */
+    size_t max_body;      /* bytes */
+};
+
+struct fault_rule {
+    char channel[SLACKD_MAX_CHANNEL + 1]; /* glob; "*" = any */
+    int status;                           /* 200 = success (after delay_ms) */
+    int retry_after;                      /* s, for 429 */
+    char error[SLACKD_MAX_ERROR + 1];
+    long count;                           /* requests left */
+    long delay_ms;
+};
+
+struct msg {
+    uint64_t seq;
+    char *channel; /* owned */
+    char *json;    /* owned; the record object, one line */
+    size_t len;
+};
+
+/* Shared state; every member below `mu` is guarded by it. */
+struct slackd {
+    const struct slackd_conf *conf;
+    pthread_mutex_t mu;
+    struct fault_rule rules[SLACKD_MAX_RULES];
+    int rule_cnt;
+    struct msg *ring; /* SLACKD_MAX_MESSAGES slots */
+    size_t head, cnt; /* oldest slot, messages held */
+    size_t bytes;     /* sum of msg.len */
+    uint64_t seq;
+    int64_t last_ts_us;
+    uint64_t requests, recorded, faulted, dropped;
+    uint64_t by_status[600];
+    FILE *record;
+    int record_failed; /* bool: warned once already */
+};
+
+/* One HTTP request in flight. */
+struct req {
+    struct buf body;
+    int too_large; /* bool */
+    int oom;       /* bool */
+    int64_t received_ms;
+};
+
+/* A reply being built: status, body (owned, malloc'd) and extras. */
+struct answer {
+    unsigned status;
+    int json;        /* bool: application/json, else text/plain */
+    char *body;
+    int retry_after; /* s; < 0 = no header */
+    int faulted;     /* bool */
+};
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* Parse the whole of s as an integer in [min, max]; 0 or -1. */
+static int parse_num(const char *s, long min, long max, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    if (s == NULL || *s == '\0')
+        return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- answers ----------------------------------------------------------------- */
+
+static void answer_text(struct answer *a, unsigned status, const char *text)
+{
+    free(a->body);
+    a->status = status;
+    a->json = 0;
+    a->body = util_strdup0(text);
+}
+
+/* Print obj (borrowed) as the body. cJSON allocates with malloc (default hooks). */
+static void answer_json(struct answer *a, unsigned status, const cJSON *obj)
+{
+    free(a->body);
+    a->status = status;
+    a->json = 1;
+    a->body = cJSON_PrintUnformatted(obj);
+}
+
+/* {"ok":false,"error":err} with the given HTTP status. */
+static void answer_error(struct answer *a, unsigned status, const char *err)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (o && cJSON_AddFalseToObject(o, "ok") && cJSON_AddStringToObject(o, "error", err))
+        answer_json(a, status, o);
+    else
+        answer_text(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    cJSON_Delete(o);
+}
+
+/* Queue a (takes ownership of a->body). MHD_NO if the body could not be built. */
+static enum MHD_Result send_answer(struct MHD_Connection *conn, struct answer *a)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    char ra[16];
+
+    if (a->body == NULL)
+        return MHD_NO;
+    r = MHD_create_response_from_buffer(strlen(a->body), a->body, MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) {
+        free(a->body);
+        a->body = NULL;
+        return MHD_NO;
+    }
+    a->body = NULL;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            a->json ? "application/json; charset=utf-8"
+                                    : "text/plain; charset=utf-8");
+    if (a->retry_after >= 0) {
+        snprintf(ra, sizeof(ra), "%d", a->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    ret = MHD_queue_response(conn, a->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* ---- faults ------------------------------------------------------------------ */
+
+/* Consume one count of the first rule matching channel into *out. true if one did. */
+static int fault_take(struct slackd *sd, const char *channel, struct fault_rule *out)
+{
+    int found = 0;
+
+    pthread_mutex_lock(&sd->mu);
+    for (int i = 0; i < sd->rule_cnt; i++) {
+        struct fault_rule *r = &sd->rules[i];
+        if (!util_glob_match(r->channel, channel))
+            continue;
+        *out = *r;
+        found = 1;
+        if (--r->count == 0) {
+            memmove(r, r + 1, (size_t)(sd->rule_cnt - i - 1) * sizeof(*r));
+            sd->rule_cnt--;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&sd->mu);
+    return found;
+}
+
+/* Wait out a rule's delay, then answer per the rule. Returns 1 if a now holds the
+ * faulted answer, 0 if the request should go on as a success (status 200). */
+static int fault_apply(const struct fault_rule *f, int webapi, struct answer *a)
+{
+    if (f->delay_ms > 0)
+        util_sleep_ms(f->delay_ms, &g_stop);
+    if (f->status == MHD_HTTP_OK)
+        return 0;
+    a->faulted = 1;
+    if (f->status == MHD_HTTP_TOO_MANY_REQUESTS) {
+        if (webapi)
+            answer_error(a, MHD_HTTP_TOO_MANY_REQUESTS, "ratelimited");
+        else
+            answer_text(a, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited");
+        a->retry_after = f->retry_after;
+    } else if (f->status >= 500) {
+        answer_text(a, (unsigned)f->status, f->error);
+    } else if (webapi) {
+        answer_error(a, MHD_HTTP_OK, f->error);
+    } else {
+        answer_text(a, (unsigned)f->status, f->error);
+    }
+    return 1;
+}
+
+/* Integer-valued JSON number in [min, max]; 0 or -1. */
+static int json_int(const cJSON *it, long min, long max, long *out)
+{
+    double d;
+
+    if (!cJSON_IsNumber(it))
+        return -1;
+    d = it->valuedouble;
+    if (d != (double)(long)d || d < (double)min || d > (double)max)
+        return -1;
+    *out = (long)d;
+    return 0;
+}
+
+/* Fill r from one rule object; unknown keys are errors. 0, or -1 with eb set. */
+static int fault_parse(const cJSON *o, struct fault_rule *r, char *eb, size_t ebsz)
+{
+    const cJSON *it;
+    long v;
+    int have_status = 0;
+
+    if (!cJSON_IsObject(o)) {
+        snprintf(eb, ebsz, "a rule must be a JSON object");
+        return -1;
+    }
+    memset(r, 0, sizeof(*r));
+    r->channel[0] = '*';
+    r->retry_after = 1;
+    r->count = 1;
+    cJSON_ArrayForEach(it, o)
+    {
+        const char *k = it->string;
+        if (strcmp(k, "channel") == 0 || strcmp(k, "error") == 0) {
+            int is_ch = k[0] == 'c';
+            size_t max = is_ch ? SLACKD_MAX_CHANNEL : SLACKD_MAX_ERROR;
+            const char *s = cJSON_GetStringValue(it);
+            if (s == NULL || *s == '\0' || strlen(s) > max) {
+                snprintf(eb, ebsz, "'%s' must be a string of 1..%zu bytes", k, max);
+                return -1;
+            }
+            memcpy(is_ch ? r->channel : r->error, s, strlen(s) + 1);
+        } else if (strcmp(k, "status") == 0) {
+            if (json_int(it, 200, 599, &v) != 0 || (v > 200 && v < 400)) {
+                snprintf(eb, ebsz, "'status' must be 200 or 400..599");
+                return -1;
+            }
+            r->status = (int)v;
+            have_status = 1;
+        } else if (strcmp(k, "retry_after") == 0) {
+            if (json_int(it, 0, 3600, &v) != 0) {
+                snprintf(eb, ebsz, "'retry_after' must be an integer 0..3600");
+                return -1;
+            }
+            r->retry_after = (int)v;
+        } else if (strcmp(k, "count") == 0) {
+            if (json_int(it, 1, SLACKD_MAX_COUNT, &r->count) != 0) {
+                snprintf(eb, ebsz, "'count' must be an integer 1..%d", SLACKD_MAX_COUNT);
+                return -1;
+            }
+        } else if (strcmp(k, "delay_ms") == 0) {
+            if (json_int(it, 0, SLACKD_MAX_DELAY_MS, &r->delay_ms) != 0) {
+                snprintf(eb, ebsz, "'delay_ms' must be an integer 0..%d",
+                         SLACKD_MAX_DELAY_MS);
+                return -1;
+            }
+        } else {
+            snprintf(eb, ebsz, "unknown key '%.64s'", k);
+            return -1;
+        }
+    }
+    if (!have_status)
+        r->status = r->delay_ms > 0 ? 200 : 500;
+    if (r->error[0] == '\0') {
+        const char *e = r->status >= 500   ? "internal_error"
+                        : r->status == 403 ? "action_prohibited"
+                        : r->status == 404 ? "channel_not_found"
+                        : r->status == 410 ? "channel_is_archived"
+                                           : "invalid_payload";
+        memcpy(r->error, e, strlen(e) + 1);
+    }
+    return 0;
+}
+
+/* POST /_control/faults: a rule object or an array of them, appended atomically. */
+static void control_faults_add(struct slackd *sd, const struct req *rq, struct answer *a)
+{
+    struct fault_rule *add = NULL;
+    cJSON *root = cJSON_ParseWithLength(rq->body.data ? rq->body.data : "", rq->body.len);
+    cJSON *res = NULL;
+    char eb[160];
+    int n = 0, total;
+
+    if (root == NULL) {
+        answer_error(a, MHD_HTTP_BAD_REQUEST, "body is not JSON");
+        goto out;
+    }
+    total = cJSON_IsArray(root) ? cJSON_GetArraySize(root) : 1;
+    if (total < 1 || total > SLACKD_MAX_RULES ||
+        (add = calloc((size_t)total, sizeof(*add))) == NULL) {
+        answer_error(a, MHD_HTTP_BAD_REQUEST, "want 1..1024 rules");
+        goto out;
+    }
+    for (n = 0; n < total; n++)
+        if (fault_parse(cJSON_IsArray(root) ? cJSON_GetArrayItem(root, n) : root, &add[n],
+                        eb, sizeof(eb)) != 0) {
+            answer_error(a, MHD_HTTP_BAD_REQUEST, eb);
+            goto out;
+        }
+    pthread_mutex_lock(&sd->mu);
+    if (sd->rule_cnt + total > SLACKD_MAX_RULES) {
+        pthread_mutex_unlock(&sd->mu);
+        answer_error(a, MHD_HTTP_BAD_REQUEST, "too many fault rules (max 1024)");
+        goto out;
+    }
+    memcpy(&sd->rules[sd->rule_cnt], add, (size_t)total * sizeof(*add));
+    sd->rule_cnt += total;
+    total = sd->rule_cnt;
+    pthread_mutex_unlock(&sd->mu);
+    if ((res = cJSON_CreateObject()) && cJSON_AddTrueToObject(res, "ok") &&
+        cJSON_AddNumberToObject(res, "rules", total))
+        answer_json(a, MHD_HTTP_OK, res);
+out:
+    cJSON_Delete(res);
+    cJSON_Delete(root);
+    free(add);
+}
+
+/* ---- recording --------------------------------------------------------------- */
+
+/* A new message ts, strictly increasing ("1764064800.000100"). Caller holds mu. */
+static void next_ts(struct slackd *sd, char *out, size_t size)
+{
+    int64_t us = util_now_ms() * 1000;
+
+    if (us <= sd->last_ts_us)
+        us = sd->last_ts_us + 1;
+    sd->last_ts_us = us;
+    snprintf(out, size, "%lld.%06lld", (long long)(us / 1000000), (long long)(us % 1000000));
+}
+
+/* Drop the oldest message. Caller holds mu and sd->cnt > 0. */
+static void ring_drop_oldest(struct slackd *sd)
+{
+    struct msg *m = &sd->ring[sd->head];
+
+    sd->bytes -= m->len;
+    free(m->channel);
+    free(m->json);
+    memset(m, 0, sizeof(*m));
+    sd->head = (sd->head + 1) % SLACKD_MAX_MESSAGES;
+    sd->cnt--;
+    sd->dropped++;
+}
+
+/* Record an accepted message; takes ownership of payload. ts may be NULL (webhook).
+ * Returns 0, or -1 if out of memory (nothing recorded). */
+static int record_add(struct slackd *sd, const char *channel, const char *api,
+                      int64_t received_ms, const char *ts, cJSON *payload)
+{
+    cJSON *o = cJSON_CreateObject();
+    const cJSON *tts = cJSON_GetObjectItemCaseSensitive(payload, "thread_ts");
+    struct msg m = {0};
+    int ret = -1;
+
+    pthread_mutex_lock(&sd->mu);
+    if (o == NULL || !cJSON_AddNumberToObject(o, "seq", (double)(sd->seq + 1)) ||
+        !cJSON_AddStringToObject(o, "channel", channel) ||
+        !cJSON_AddStringToObject(o, "api", api) ||
+        !cJSON_AddNumberToObject(o, "received_ms", (double)received_ms) ||
+        (ts && !cJSON_AddStringToObject(o, "ts", ts)))
+        goto out;
+    if (tts && !cJSON_AddItemToObject(o, "thread_ts", cJSON_Duplicate(tts, 1)))
+        goto out;
+    if (!cJSON_AddItemToObject(o, "payload", payload))
+        goto out;
+    payload = NULL; /* owned by o */
+    if ((m.json = cJSON_PrintUnformatted(o)) == NULL ||
+        (m.channel = util_strdup0(channel)) == NULL)
+        goto out;
+    m.len = strlen(m.json);
+    m.seq = ++sd->seq;
+    while (sd->cnt > 0 &&
+           (sd->cnt == SLACKD_MAX_MESSAGES || sd->bytes + m.len > SLACKD_MAX_STORED_BYTES))
+        ring_drop_oldest(sd);
+    sd->ring[(sd->head + sd->cnt) % SLACKD_MAX_MESSAGES] = m;
+    sd->cnt++;
+    sd->bytes += m.len;
+    sd->recorded++;
+    if (sd->record && (fprintf(sd->record, "%s\n", m.json) < 0 || fflush(sd->record) != 0) &&
+        !sd->record_failed) {
+        sd->record_failed = 1;
+        log_warn("cannot append to the record file; messages stay in memory only");
+    }
+    memset(&m, 0, sizeof(m)); /* owned by the ring */
+    ret = 0;
+out:
+    pthread_mutex_unlock(&sd->mu);
+    free(m.channel);
+    free(m.json);
+    cJSON_Delete(o);
+    cJSON_Delete(payload);
+    return ret;
+}
+
+/* true if payload carries something to show: non-empty "text", or "blocks" or
+ * "attachments" arrays. */
+static int has_content(const cJSON *p)
+{
+    const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "text"));
+
+    return (text && *text) || cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(p, "blocks")) ||
+           cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(p, "attachments"));
+}
+
+static cJSON *parse_body(const struct req *rq)
+{
+    cJSON *p = cJSON_ParseWithLength(rq->body.data ? rq->body.data : "", rq->body.len);
+
+    if (p && !cJSON_IsObject(p)) {
+        cJSON_Delete(p);
+        p = NULL;
+    }
+    return p;
+}
+
+/* ---- Slack endpoints --------------------------------------------------------- */
+
+/* POST /hooks/<channel>: an incoming webhook. */
+static void handle_webhook(struct slackd *sd, const struct req *rq, const char *channel,
+                           struct answer *a)
+{
+    struct fault_rule f;
+    cJSON *p;
+
+    if (fault_take(sd, channel, &f) && fault_apply(&f, 0, a))
+        return;
+    if ((p = parse_body(rq)) == NULL || !has_content(p)) {
+        cJSON_Delete(p);
+        answer_text(a, MHD_HTTP_BAD_REQUEST, "invalid_payload");
+        return;
+    }
+    if (record_add(sd, channel, "webhook", rq->received_ms, NULL, p) != 0)
+        answer_text(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error");
+    else
+        answer_text(a, MHD_HTTP_OK, "ok");
+}
+
+/* true if the Authorization header is "Bearer <token>" (constant time on length). */
+static int auth_ok(struct MHD_Connection *conn, const char *token)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    size_t tl = strlen(token);
+    unsigned char diff = 0;
+
+    if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != tl)
+        return 0;
+    for (size_t i = 0; i < tl; i++)
+        diff |= (unsigned char)(h[7 + i] ^ token[i]);
+    return diff == 0;
+}
+
+/* POST /api/chat.postMessage: the Web API; errors are HTTP 200 {"ok":false,...}. */
+static void handle_webapi(struct slackd *sd, struct MHD_Connection *conn,
+                          const struct req *rq, struct answer *a)
+{
+    static const char *const copy_keys[] = {"text", "blocks", "attachments", "thread_ts"};
+    cJSON *p = parse_body(rq), *res = NULL, *m;
+    const char *ch = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "channel"));
+    char channel[SLACKD_MAX_CHANNEL + 1] = "";
+    char ts[32];
+    struct fault_rule f;
+
+    if (ch && strlen(ch) <= SLACKD_MAX_CHANNEL)
+        memcpy(channel, ch, strlen(ch) + 1);
+    if (fault_take(sd, channel, &f) && fault_apply(&f, 1, a))
+        goto out;
+    if (sd->conf->token && !auth_ok(conn, sd->conf->token)) {
+        answer_error(a, MHD_HTTP_OK, "invalid_auth");
+        goto out;
+    }
+    if (p == NULL) {
+        answer_error(a, MHD_HTTP_OK, "invalid_json");
+        goto out;
+    }
+    if (channel[0] == '\0') {
+        answer_error(a, MHD_HTTP_OK, "channel_not_found");
+        goto out;
+    }
+    if (!has_content(p)) {
+        answer_error(a, MHD_HTTP_OK, "no_text");
+        goto out;
+    }
+    pthread_mutex_lock(&sd->mu);
+    next_ts(sd, ts, sizeof(ts));
+    pthread_mutex_unlock(&sd->mu);
+    if ((res = cJSON_CreateObject()) == NULL || !cJSON_AddTrueToObject(res, "ok") ||
+        !cJSON_AddStringToObject(res, "channel", channel) ||
+        !cJSON_AddStringToObject(res, "ts", ts) ||
+        (m = cJSON_AddObjectToObject(res, "message")) == NULL ||
+        !cJSON_AddStringToObject(m, "type", "message") ||
+        !cJSON_AddStringToObject(m, "bot_id", "B0HERALD") ||
+        !cJSON_AddStringToObject(m, "ts", ts))
+        goto oom;
+    for (size_t i = 0; i < sizeof(copy_keys) / sizeof(copy_keys[0]); i++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(p, copy_keys[i]);
+        if (it && !cJSON_AddItemToObject(m, copy_keys[i], cJSON_Duplicate(it, 1)))
+            goto oom;
+    }
+    if (record_add(sd, channel, "webapi", rq->received_ms, ts, p) != 0) {
+        p = NULL; /* record_add took it */
+        goto oom;
+    }
+    p = NULL;
+    answer_json(a, MHD_HTTP_OK, res);
+    goto out;
+oom:
+    answer_text(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error");
+out:
+    cJSON_Delete(res);
+    cJSON_Delete(p);
+}
+
+/* ---- control endpoints ------------------------------------------------------- */
+
+/* GET /_control/messages[?channel=X][&since=SEQ] */
+static void control_messages(struct slackd *sd, struct MHD_Connection *conn,
+                             struct answer *a)
+{
+    const char *ch = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "channel");
+    const char *since_s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+    struct buf b;
+    long since = 0;
+    int first = 1, err = 0;
+
+    if (since_s && parse_num(since_s, 0, LONG_MAX, &since) != 0) {
+        answer_error(a, MHD_HTTP_BAD_REQUEST, "bad 'since': want a sequence number");
+        return;
+    }
+    buf_init(&b, (size_t)SLACKD_MAX_STORED_BYTES + SLACKD_MAX_MESSAGES + 2);
+    pthread_mutex_lock(&sd->mu);
+    err |= buf_puts(&b, "[");
+    for (size_t i = 0; i < sd->cnt && !err; i++) {
+        const struct msg *m = &sd->ring[(sd->head + i) % SLACKD_MAX_MESSAGES];
+        if ((ch && strcmp(ch, m->channel) != 0) || m->seq <= (uint64_t)since)
+            continue;
+        if ((!first && buf_puts(&b, ",") != 0) || buf_append(&b, m->json, m->len) != 0)
+            err = 1;
+        first = 0;
+    }
+    err |= buf_puts(&b, "]");
+    pthread_mutex_unlock(&sd->mu);
+    if (err) {
+        buf_release(&b);
+        answer_error(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return;
+    }
+    free(a->body);
+    a->status = MHD_HTTP_OK;
+    a->json = 1;
+    a->body = buf_detach(&b, NULL);
+}
+
+/* GET /_control/stats */
+static void control_stats(struct slackd *sd, struct answer *a)
+{
+    cJSON *o = cJSON_CreateObject(), *bs;
+    char key[8];
+    int ok;
+
+    pthread_mutex_lock(&sd->mu);
+    ok = o && cJSON_AddNumberToObject(o, "requests", (double)sd->requests) &&
+         cJSON_AddNumberToObject(o, "recorded", (double)sd->recorded) &&
+         cJSON_AddNumberToObject(o, "faulted", (double)sd->faulted) &&
+         cJSON_AddNumberToObject(o, "dropped", (double)sd->dropped) &&
+         cJSON_AddNumberToObject(o, "stored", (double)sd->cnt) &&
+         cJSON_AddNumberToObject(o, "fault_rules", sd->rule_cnt) &&
+         (bs = cJSON_AddObjectToObject(o, "by_status")) != NULL;
+    for (int s = 100; ok && s < 600; s++) {
+        if (sd->by_status[s] == 0)
+            continue;
+        snprintf(key, sizeof(key), "%d", s);
+        ok = cJSON_AddNumberToObject(bs, key, (double)sd->by_status[s]) != NULL;
+    }
+    pthread_mutex_unlock(&sd->mu);
+    if (ok)
+        answer_json(a, MHD_HTTP_OK, o);
+    else
+        answer_text(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    cJSON_Delete(o);
+}
+
+/* Clear recorded messages (which=0) or fault rules (which=1). */
+static void control_clear(struct slackd *sd, int which, struct answer *a)
+{
+    pthread_mutex_lock(&sd->mu);
+    if (which == 0) {
+        uint64_t dropped = sd->dropped;
+        while (sd->cnt > 0)
+            ring_drop_oldest(sd);
+        sd->dropped = dropped; /* a clear is not a drop */
+    } else {
+        sd->rule_cnt = 0;
+    }
+    pthread_mutex_unlock(&sd->mu);
+    answer_text(a, MHD_HTTP_OK, "{\"ok\":true}");
+    a->json = 1;
+}
+
+static void route_control(struct slackd *sd, struct MHD_Connection *conn,
+                          const struct req *rq, const char *path, const char *method,
+                          struct answer *a)
+{
+    int get = strcmp(method, "GET") == 0, del = strcmp(method, "DELETE") == 0;
+
+    if (strcmp(path, "messages") == 0 && (get || del)) {
+        if (get)
+            control_messages(sd, conn, a);
+        else
+            control_clear(sd, 0, a);
+    } else if (strcmp(path, "faults") == 0 && (strcmp(method, "POST") == 0 || del)) {
+        if (del)
+            control_clear(sd, 1, a);
+        else if (rq->too_large)
+            answer_error(a, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large");
+        else
+            control_faults_add(sd, rq, a);
+    } else if (strcmp(path, "stats") == 0 && get) {
+        control_stats(sd, a);
+    } else if (strcmp(path, "messages") == 0 || strcmp(path, "faults") == 0 ||
+               strcmp(path, "stats") == 0) {
+        answer_error(a, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed");
+    } else {
+        answer_error(a, MHD_HTTP_NOT_FOUND, "not_found");
+    }
+}
+
+/* Route one complete request; Slack endpoints are counted in the stats. */
+static enum MHD_Result route(struct slackd *sd, struct MHD_Connection *conn,
+                             struct req *rq, const char *url, const char *method)
+{
+    struct answer a = {.status = 0, .retry_after = -1};
+    int hook = strncmp(url, "/hooks/", 7) == 0;
+    int api = strcmp(url, "/api/chat.postMessage") == 0;
+
+    if (strncmp(url, "/_control/", 10) == 0) {
+        route_control(sd, conn, rq, url + 10, method, &a);
+        return send_answer(conn, &a);
+    }
+    if (!hook && !api) {
+        answer_text(&a, MHD_HTTP_NOT_FOUND, "not_found");
+        return send_answer(conn, &a);
+    }
+    if (strcmp(method, "POST") != 0)
+        answer_text(&a, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed");
+    else if (rq->too_large)
+        answer_text(&a, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large");
+    else if (rq->oom)
+        answer_text(&a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error");
+    else if (hook && (url[7] == '\0' || strlen(url + 7) > SLACKD_MAX_CHANNEL))
+        answer_text(&a, MHD_HTTP_NOT_FOUND, "no_service");
+    else if (hook)
+        handle_webhook(sd, rq, url + 7, &a);
+    else
+        handle_webapi(sd, conn, rq, &a);
+
+    pthread_mutex_lock(&sd->mu);
+    sd->requests++;
+    if (a.faulted)
+        sd->faulted++;
+    if (a.status >= 100 && a.status < 600)
+        sd->by_status[a.status]++;
+    pthread_mutex_unlock(&sd->mu);
+    return send_answer(conn, &a);
+}
+
+/* MHD access handler: collect the body (bounded by --max-body), then route. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct slackd *sd = cls;
+    struct req *rq = *con_cls;
+
+    (void)version;
+    if (rq == NULL) {
+        if ((rq = calloc(1, sizeof(*rq))) == NULL)
+            return MHD_NO;
+        buf_init(&rq->body, sd->conf->max_body);
+        rq->received_ms = util_now_ms();
+        *con_cls = rq;
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        if (rq->too_large || rq->oom)
+            ; /* keep discarding */
+        else if (*upload_data_size > sd->conf->max_body - rq->body.len)
+            rq->too_large = 1;
+        else if (buf_append(&rq->body, upload_data, *upload_data_size) != 0)
+            rq->oom = 1;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return route(sd, conn, rq, url, method);
+}
+
+/* MHD completion callback: free the request. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct req *rq = *con_cls;
+
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (rq) {
+        buf_release(&rq->body);
+        free(rq);
+        *con_cls = NULL;
+    }
+}
+
+/* ---- main -------------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: herald-slackd [--listen 127.0.0.1:PORT] [--token TOKEN]\n"
+            "                     [--record FILE] [--max-body BYTES]\n"
+            "\n"
+            "A Slack-compatible receiver for tests: POST /hooks/<channel>,\n"
+            "POST /api/chat.postMessage; /_control/{messages,faults,stats}.\n"
+            "Loopback only. Prints LISTEN=127.0.0.1:<port> on stdout.\n");
+}
+
+/* Fill conf from argv. Returns 0, 1 for --help, or -1 after printing the error. */
+static int parse_args(int argc, char **argv, struct slackd_conf *conf)
+{
+    memset(conf, 0, sizeof(*conf));
+    conf->max_body = 1024 * 1024;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *colon;
+        long n;
+
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+            return 1;
+        if (strcmp(a, "--listen") != 0 && strcmp(a, "--token") != 0 &&
+            strcmp(a, "--record") != 0 && strcmp(a, "--max-body") != 0) {
+            fprintf(stderr, "herald-slackd: unknown argument '%s'\n", a);
+            return -1;
+        }
+        if (v == NULL || *v == '\0') {
+            fprintf(stderr, "herald-slackd: %s needs a non-empty value\n", a);
+            return -1;
+        }
+        i++;
+        if (strcmp(a, "--listen") == 0) {
+            colon = strrchr(v, ':');
+            if (colon == NULL ||
+                !((colon - v == 9 && strncmp(v, "127.0.0.1", 9) == 0) ||
+                  (colon - v == 9 && strncmp(v, "localhost", 9) == 0)) ||
+                parse_num(colon + 1, 0, 65535, &n) != 0) {
+                fprintf(stderr,
+                        "herald-slackd: --listen '%s': want 127.0.0.1:PORT (loopback "
+                        "only, port 0..65535)\n",
+                        v);
+                return -1;
+            }
+            conf->port = (uint16_t)n;
+        } else if (strcmp(a, "--token") == 0) {
+            if (strlen(v) > SLACKD_MAX_TOKEN) {
+                fprintf(stderr, "herald-slackd: --token longer than %d bytes\n",
+                        SLACKD_MAX_TOKEN);
+                return -1;
+            }
+            conf->token = v;
+        } else if (strcmp(a, "--record") == 0) {
+            conf->record = v;
+        } else {
+            if (parse_num(v, 1, SLACKD_MAX_BODY_LIMIT, &n) != 0) {
+                fprintf(stderr, "herald-slackd: --max-body '%s': want 1..%ld bytes\n", v,
+                        SLACKD_MAX_BODY_LIMIT);
+                return -1;
+            }
+            conf->max_body = (size_t)n;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct slackd_conf conf;
+    static struct slackd sd;
+    struct sigaction sa;
+    struct sockaddr_in sin;
+    sigset_t block, old;
+    struct MHD_Daemon *d = NULL;
+    const union MHD_DaemonInfo *info;
+    char eb[128];
+    int rc, ret = 1, mu_init = 0;
+
+    rc = parse_args(argc, argv, &conf);
+    if (rc != 0) {
+        usage(rc > 0 ? stdout : stderr);
+        return rc > 0 ? 0 : 2;
+    }
+    log_init("herald-slackd", LOG_INFO, LOG_TEXT);
+
+    /* Block the stop signals in every thread (MHD's inherit the mask); main takes
+     * them in sigsuspend(), so the flag cannot be missed. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &old);
+
+    sd.conf = &conf;
+    if (pthread_mutex_init(&sd.mu, NULL) != 0) {
+        log_error("pthread_mutex_init failed");
+        goto out;
+    }
+    mu_init = 1;
+    if ((sd.ring = calloc(SLACKD_MAX_MESSAGES, sizeof(*sd.ring))) == NULL) {
+        log_error("out of memory");
+        goto out;
+    }
+    if (conf.record && (sd.record = fopen(conf.record, "a")) == NULL) {
+        log_error("--record %s: %s", conf.record, util_strerror(errno, eb, sizeof(eb)));
+        goto out;
+    }
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(conf.port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+        conf.port, NULL, NULL, on_request, &sd, MHD_OPTION_SOCK_ADDR, &sin,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sd, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+    if (d == NULL) {
+        log_error("could not listen on 127.0.0.1:%u", (unsigned)conf.port);
+        goto out;
+    }
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    if (info == NULL || info->port == 0) {
+        log_error("could not read the bound port");
+        goto out;
+    }
+    printf("LISTEN=127.0.0.1:%u\n", (unsigned)info->port);
+    if (fflush(stdout) != 0) {
+        log_error("cannot write to stdout");
+        goto out;
+    }
+    log_info("Slack-compatible receiver on 127.0.0.1:%u (test double, not Slack)%s",
+             (unsigned)info->port, conf.token ? ", Web API token required" : "");
+
+    while (!g_stop)
+        sigsuspend(&old);
+    log_info("stopping: %llu request(s), %llu message(s) recorded",
+             (unsigned long long)sd.requests, (unsigned long long)sd.recorded);
+    ret = 0;
+out:
+    g_stop = 1; /* wakes delayed answers */
+    if (d)
+        MHD_stop_daemon(d);
+    if (sd.ring) {
+        while (sd.cnt > 0)
+            ring_drop_oldest(&sd);
+        free(sd.ring);
+    }
+    if (sd.record && fclose(sd.record) != 0)
+        log_warn("closing the record file failed");
+    if (mu_init)
+        pthread_mutex_destroy(&sd.mu);
+    return ret;
+}
