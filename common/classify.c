@@ -90,6 +90,9 @@ char *classify_service(const struct classify_conf *cc, const struct event *ev)
         if (jl > rest)
             return strndup(ev->job, jl - rest);
     }
+    /* Not a controller (test-infra, community, ack-chart): the repo itself. */
+    if (ev->repo && *ev->repo)
+        return strdup(ev->repo);
     return strdup("unknown");
 }
 

@@ -40,7 +40,7 @@ const struct classify_conf *classify_default(void);
 
 /* The service an event belongs to: the repo without "-controller"; else the part a
  * leading '*' of a stage pattern captured from the job name ("s3" from
- * "s3-post-submit"); else "unknown". cc may be NULL (defaults).
+ * "s3-post-submit"); else the repo name; else "unknown". cc may be NULL (defaults).
  * Returns a new string; caller frees. NULL only when out of memory. */
 char *classify_service(const struct classify_conf *cc, const struct event *ev);
 

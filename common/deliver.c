@@ -193,11 +193,13 @@ static enum verdict judge_webapi(struct xfer *x, long code, bool *ratelimited)
             snprintf(it->ts, sizeof(it->ts), "%s", ts->valuestring);
         v = V_OK;
     } else if (cJSON_IsFalse(ok)) {
-        if (!cJSON_IsString(err) || !reason_token(err->valuestring, strlen(err->valuestring),
-                                                  it->reason, sizeof(it->reason)))
+        if (!cJSON_IsString(err) ||
+            !reason_token(err->valuestring, strlen(err->valuestring), it->reason,
+                          sizeof(it->reason)))
             snprintf(it->reason, sizeof(it->reason), "api_error");
         v = V_PERMANENT;
-        if (strcmp(it->reason, "ratelimited") == 0 || strcmp(it->reason, "rate_limited") == 0) {
+        if (strcmp(it->reason, "ratelimited") == 0 ||
+            strcmp(it->reason, "rate_limited") == 0) {
             *ratelimited = true;
             v = V_RETRY;
         }
@@ -235,19 +237,22 @@ static int64_t backoff_ms(struct deliverer *d, int attempts)
 
 /* After a failed attempt: schedule the next one `delay` ms from now (-1: backoff), or
  * give up when attempts or time are exhausted. */
-static void schedule_retry(struct deliverer *d, struct xfer *x, int64_t delay, int64_t now)
+static void schedule_retry(struct deliverer *d, struct xfer *x, int64_t delay,
+                           int64_t now)
 {
     struct delivery *it = x->it;
 
     if (delay < 0)
         delay = backoff_ms(d, it->attempts);
-    if (it->attempts >= d->o.max_attempts || now + delay - x->first_ms >= d->o.give_up_ms) {
+    if (it->attempts >= d->o.max_attempts ||
+        now + delay - x->first_ms >= d->o.give_up_ms) {
         it->status = DELIVER_GAVE_UP;
         x->done = true;
         return;
     }
-    log_warn("slack delivery to receiver %s failed (%s), attempt %d/%d, retrying in %lld ms",
-             it->rcv->name, it->reason, it->attempts, d->o.max_attempts, (long long)delay);
+    log_warn(
+        "slack delivery to receiver %s failed (%s), attempt %d/%d, retrying in %lld ms",
+        it->rcv->name, it->reason, it->attempts, d->o.max_attempts, (long long)delay);
     x->next_ms = now + delay;
 }
 
@@ -330,7 +335,8 @@ static char *make_url(const struct receiver *r)
         return strdup(r->url);
     buf_init(&b, n + 32);
     if (buf_printf(&b, "%s%s", r->url,
-                   n && r->url[n - 1] == '/' ? "chat.postMessage" : "/chat.postMessage") < 0) {
+                   n && r->url[n - 1] == '/' ? "chat.postMessage" : "/chat.postMessage") <
+        0) {
         buf_release(&b);
         return NULL;
     }
@@ -504,8 +510,8 @@ size_t deliverer_run(struct deliverer *d, struct delivery *items, size_t n,
         }
         if (left == 0)
             break;
-        curl_multi_poll(d->multi, NULL, 0, wait_ms(xs, n, active, parallel, util_mono_ms()),
-                        NULL);
+        curl_multi_poll(d->multi, NULL, 0,
+                        wait_ms(xs, n, active, parallel, util_mono_ms()), NULL);
     }
     for (size_t i = 0; i < n; i++) {
         if (xs[i].easy) { /* stopped: the item stays DELIVER_PENDING */

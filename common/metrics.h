@@ -14,7 +14,7 @@
  * key: callers must write the same labels in the same order every time. Values taken
  * from events (repo, job, receiver names from config) must be escaped with
  * metrics_label_escape() or added with metrics_labels_add(); a malformed string is
- * refused (-1), never rendered.
+ * refused (-1), never rendered. (Repeated label names are not detected: don't.)
  *
  * Bounded: at most METRICS_MAX_SERIES series in all (a histogram series counts as
  * one), names up to METRICS_NAME_MAX bytes, labels up to METRICS_LABELS_MAX, help up
@@ -140,8 +140,7 @@ struct metrics_http;
 struct metrics_http *metrics_http_start(struct metrics *m, const char *listen,
                                         int (*ready_cb)(void *opaque, char *why,
                                                         size_t why_size),
-                                        void *opaque,
-                                        char *errstr, size_t errstr_size);
+                                        void *opaque, char *errstr, size_t errstr_size);
 
 /* The TCP port the server is bound to (the real one when port 0 was asked for), or
  * -1 for NULL. */

@@ -236,7 +236,8 @@ static cJSON *add_block(cJSON *blocks, const char *type)
 {
     cJSON *o = cJSON_CreateObject();
 
-    if (!o || !cJSON_AddStringToObject(o, "type", type) || !cJSON_AddItemToArray(blocks, o)) {
+    if (!o || !cJSON_AddStringToObject(o, "type", type) ||
+        !cJSON_AddItemToArray(blocks, o)) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -251,7 +252,8 @@ static int add_header(cJSON *blocks, const char *raw)
     int rc = -1;
 
     buf_init(&b, SLACK_HEADER_MAX);
-    if (put_esc(&b, raw, ESC_HTML | ESC_ONELINE) < 0 || !(blk = add_block(blocks, "header")))
+    if (put_esc(&b, raw, ESC_HTML | ESC_ONELINE) < 0 ||
+        !(blk = add_block(blocks, "header")))
         goto out;
     rc = add_text(blk, "text", "plain_text", b.len ? b.data : "-", true);
 out:
@@ -308,7 +310,9 @@ static const char *tier_color(const struct alert *a)
 {
     if (a->kind == ALERT_RECOVERED)
         return "#2eb886";
-    return a->tier == TIER_CRITICAL ? "#d40e0d" : a->tier == TIER_WARNING ? "#e8a317" : "#439fe0";
+    return a->tier == TIER_CRITICAL  ? "#d40e0d"
+           : a->tier == TIER_WARNING ? "#e8a317"
+                                     : "#439fe0";
 }
 
 static const char *tier_emoji(const struct alert *a)
@@ -345,8 +349,8 @@ static int add_summary(cJSON *root, cJSON *blocks, const struct alert *a)
     buf_init(&raw, SLACK_RAW_MAX);
     buf_init(&line, SLACK_FALLBACK_MAX + 64);
     if (a->kind == ALERT_DIGEST) {
-        if (buf_printf(&raw, "%lld alert%s folded into this digest", (long long)a->suppressed,
-                       a->suppressed == 1 ? "" : "s") < 0 ||
+        if (buf_printf(&raw, "%lld alert%s folded into this digest",
+                       (long long)a->suppressed, a->suppressed == 1 ? "" : "s") < 0 ||
             add_header(blocks, raw.data) < 0 ||
             buf_printf(&line, "%s [%s] ", tier_emoji(a), tier_name(a->tier)) < 0 ||
             put_esc(&line, a->service, ESC_HTML | ESC_ONELINE) < 0 ||
@@ -354,7 +358,8 @@ static int add_summary(cJSON *root, cJSON *blocks, const struct alert *a)
             goto out;
     } else {
         const char *what = a->kind == ALERT_FAILURE ? a->ev->state : kind_verb(a);
-        if (buf_printf(&raw, "%s \xc2\xb7 %s %s", a->service, a->stage, kind_verb(a)) < 0 ||
+        if (buf_printf(&raw, "%s \xc2\xb7 %s %s", a->service, a->stage, kind_verb(a)) <
+                0 ||
             add_header(blocks, raw.data) < 0)
             goto out;
         buf_reset(&raw);
@@ -403,7 +408,8 @@ static int put_ref(struct buf *v, const struct event *ev)
         }
         if (!linked && put_raw(v, num) < 0)
             return -1;
-        if (pr->author && (put_raw(v, " by ") < 0 || put_esc(v, pr->author, ESC_HTML) < 0))
+        if (pr->author &&
+            (put_raw(v, " by ") < 0 || put_esc(v, pr->author, ESC_HTML) < 0))
             return -1;
         if (pr->title && (put_raw(v, "\n") < 0 || put_esc(v, pr->title, ESC_HTML) < 0))
             return -1;
@@ -433,8 +439,8 @@ static int add_event_fields(cJSON *blocks, const struct alert *a)
     if (!(blk = add_block(blocks, "section")) ||
         !(fields = cJSON_AddArrayToObject(blk, "fields")))
         goto out;
-    if (add_field(fields, "Service", a->service) < 0 || add_field(fields, "Job", ev->job) < 0 ||
-        add_field(fields, "Stage", a->stage) < 0)
+    if (add_field(fields, "Service", a->service) < 0 ||
+        add_field(fields, "Job", ev->job) < 0 || add_field(fields, "Stage", a->stage) < 0)
         goto out;
     if (put_esc(&v, ev->state, ESC_HTML) < 0)
         goto out;
@@ -483,7 +489,8 @@ static int add_event_context(cJSON *blocks, const struct alert *a)
 
     buf_init(&v, SLACK_TEXT_MAX);
     if (ev && ev->url && put_raw(&v, "<") == 0 && put_url(&v, ev->url) == 0) {
-        if (put_raw(&v, "|View job>") < 0 || add_mrkdwn_block(blocks, "section", v.data) < 0)
+        if (put_raw(&v, "|View job>") < 0 ||
+            add_mrkdwn_block(blocks, "section", v.data) < 0)
             goto out;
     }
     if (a->suppressed > 0) {
@@ -500,7 +507,8 @@ static int add_event_context(cJSON *blocks, const struct alert *a)
     }
     if (a->extra && *a->extra) {
         buf_reset(&v);
-        if (put_esc(&v, a->extra, 0) < 0 || add_mrkdwn_block(blocks, "context", v.data) < 0)
+        if (put_esc(&v, a->extra, 0) < 0 ||
+            add_mrkdwn_block(blocks, "context", v.data) < 0)
             goto out;
     }
     rc = 0;
@@ -518,14 +526,16 @@ static int add_digest_blocks(cJSON *blocks, const struct alert *a)
 
     buf_init(&v, SLACK_TEXT_MAX);
     if (a->extra && *a->extra) {
-        if (put_esc(&v, a->extra, 0) < 0 || add_mrkdwn_block(blocks, "section", v.data) < 0)
+        if (put_esc(&v, a->extra, 0) < 0 ||
+            add_mrkdwn_block(blocks, "section", v.data) < 0)
             goto out;
     }
     buf_reset(&v);
-    if (put_raw(&v, "Service ") < 0 || put_esc(&v, a->service, ESC_HTML | ESC_ONELINE) < 0 ||
+    if (put_raw(&v, "Service ") < 0 ||
+        put_esc(&v, a->service, ESC_HTML | ESC_ONELINE) < 0 ||
         put_raw(&v, " \xc2\xb7 stage ") < 0 ||
-        put_esc(&v, a->stage, ESC_HTML | ESC_ONELINE) < 0 || put_raw(&v, " \xc2\xb7 ") < 0 ||
-        put_raw(&v, tier_name(a->tier)) < 0)
+        put_esc(&v, a->stage, ESC_HTML | ESC_ONELINE) < 0 ||
+        put_raw(&v, " \xc2\xb7 ") < 0 || put_raw(&v, tier_name(a->tier)) < 0)
         goto out;
     if (a->suppressed_since_ms > 0 &&
         (put_raw(&v, " \xc2\xb7 since ") < 0 ||

@@ -114,8 +114,7 @@ static void deliver_alerts(struct consumer *c, struct work *w, struct dedup_req 
     char **bodies = NULL;
     size_t *confirm = NULL, ndl = 0, nconf = 0;
 
-    for (size_t i = 0; i < nout; i++)
-        ndl += out[i].n;
+    ndl = nout * PIPELINE_MAX_RECEIVERS; /* capacity: each alert's receivers */
     dl = calloc(ndl ? ndl : 1, sizeof(*dl));
     bodies = calloc(ndl ? ndl : 1, sizeof(*bodies));
     confirm = calloc(nout ? nout : 1, sizeof(*confirm));

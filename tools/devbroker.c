@@ -38,8 +38,8 @@
 #define DEVBROKER_MAX_BROKERS 32
 #define DEVBROKER_MAX_TOPICS 64
 #define DEVBROKER_MAX_PARTITIONS 1024
-#define DEVBROKER_MAX_TOPIC_LEN 249  /* Kafka's own limit */
-#define DEVBROKER_MAX_ERRORS 100000  /* per /errors call */
+#define DEVBROKER_MAX_TOPIC_LEN 249 /* Kafka's own limit */
+#define DEVBROKER_MAX_ERRORS 100000 /* per /errors call */
 #define DEVBROKER_MAX_RTT_MS 600000
 
 struct topic_spec {
@@ -52,16 +52,16 @@ struct devbroker_conf {
     int brokers;
     struct topic_spec topics[DEVBROKER_MAX_TOPICS];
     int topic_cnt;
-    int control;             /* bool: --control given */
-    uint16_t control_port;   /* 0 = pick a free one */
-    const char *ready_file;  /* borrowed from argv; may be NULL */
+    int control;            /* bool: --control given */
+    uint16_t control_port;  /* 0 = pick a free one */
+    const char *ready_file; /* borrowed from argv; may be NULL */
 };
 
 /* What the control handlers need; lives in main()'s frame. */
 struct devbroker_ctx {
     const struct devbroker_conf *conf;
     rd_kafka_mock_cluster_t *mc;
-    const char *bootstrap;   /* borrowed from the mock cluster */
+    const char *bootstrap; /* borrowed from the mock cluster */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -322,8 +322,8 @@ static int query_num(struct MHD_Connection *conn, const char *key, long min, lon
         return -1;
     }
     if (parse_num(v, min, max, out) != 0) {
-        snprintf(errbuf, errsize, "bad '%s'=%.64s: want an integer %ld..%ld", key, v,
-                 min, max);
+        snprintf(errbuf, errsize, "bad '%s'=%.64s: want an integer %ld..%ld", key, v, min,
+                 max);
         return -1;
     }
     return 0;
@@ -333,13 +333,26 @@ static const struct {
     const char *name;
     int16_t key;
 } api_names[] = {
-    {"Produce", 0},        {"Fetch", 1},           {"ListOffsets", 2},
-    {"Metadata", 3},       {"OffsetCommit", 8},    {"OffsetFetch", 9},
-    {"FindCoordinator", 10}, {"JoinGroup", 11},    {"Heartbeat", 12},
-    {"LeaveGroup", 13},    {"SyncGroup", 14},      {"DescribeGroups", 15},
-    {"ListGroups", 16},    {"ApiVersions", 18},    {"CreateTopics", 19},
-    {"InitProducerId", 22}, {"AddPartitionsToTxn", 24}, {"AddOffsetsToTxn", 25},
-    {"EndTxn", 26},        {"TxnOffsetCommit", 28},
+    {"Produce", 0},
+    {"Fetch", 1},
+    {"ListOffsets", 2},
+    {"Metadata", 3},
+    {"OffsetCommit", 8},
+    {"OffsetFetch", 9},
+    {"FindCoordinator", 10},
+    {"JoinGroup", 11},
+    {"Heartbeat", 12},
+    {"LeaveGroup", 13},
+    {"SyncGroup", 14},
+    {"DescribeGroups", 15},
+    {"ListGroups", 16},
+    {"ApiVersions", 18},
+    {"CreateTopics", 19},
+    {"InitProducerId", 22},
+    {"AddPartitionsToTxn", 24},
+    {"AddOffsetsToTxn", 25},
+    {"EndTxn", 26},
+    {"TxnOffsetCommit", 28},
 };
 
 /* Api key by number (0..32767) or name (case-insensitive). 0 or -1. */
@@ -379,7 +392,8 @@ static int parse_err(const char *s, rd_kafka_resp_err_t *out)
         if (name == NULL || descs[i].code == RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
         /* internal errors are named "_TRANSPORT"; accept "TRANSPORT" too */
-        if (strcasecmp(s, name) == 0 || (name[0] == '_' && strcasecmp(s, name + 1) == 0)) {
+        if (strcasecmp(s, name) == 0 ||
+            (name[0] == '_' && strcasecmp(s, name + 1) == 0)) {
             *out = descs[i].code;
             return 0;
         }
@@ -388,7 +402,8 @@ static int parse_err(const char *s, rd_kafka_resp_err_t *out)
 }
 
 /* POST /errors?api=KEY&code=ERR&count=C */
-static enum MHD_Result handle_errors(struct devbroker_ctx *ctx, struct MHD_Connection *conn)
+static enum MHD_Result handle_errors(struct devbroker_ctx *ctx,
+                                     struct MHD_Connection *conn)
 {
     const char *api = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "api");
     const char *code = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "code");
@@ -398,13 +413,15 @@ static enum MHD_Result handle_errors(struct devbroker_ctx *ctx, struct MHD_Conne
     long count = 1;
 
     if (api == NULL || parse_api(api, &key) != 0) {
-        snprintf(eb, sizeof(eb), "bad or missing 'api': want a number or a name like "
-                                 "Produce, Fetch, Metadata, JoinGroup");
+        snprintf(eb, sizeof(eb),
+                 "bad or missing 'api': want a number or a name like "
+                 "Produce, Fetch, Metadata, JoinGroup");
         return respond_err(conn, MHD_HTTP_BAD_REQUEST, eb);
     }
     if (code == NULL || parse_err(code, &err) != 0) {
-        snprintf(eb, sizeof(eb), "bad or missing 'code': want a number or a name like "
-                                 "NOT_LEADER_FOR_PARTITION");
+        snprintf(eb, sizeof(eb),
+                 "bad or missing 'code': want a number or a name like "
+                 "NOT_LEADER_FOR_PARTITION");
         return respond_err(conn, MHD_HTTP_BAD_REQUEST, eb);
     }
     if (MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "count") != NULL &&
@@ -507,10 +524,10 @@ static enum MHD_Result route(struct devbroker_ctx *ctx, struct MHD_Connection *c
 }
 
 /* MHD access handler: swallow any request body, then route on the final call. */
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
-                                  const char *url, const char *method,
-                                  const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
 {
     static int started; /* address used as a marker only */
 
@@ -620,7 +637,8 @@ int main(int argc, char **argv)
     ctx.conf = &conf;
     ctx.mc = mc;
     ctx.bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
-    if (conf.control && (httpd = control_start(&ctx, conf.control_port, &cport)) == NULL) {
+    if (conf.control &&
+        (httpd = control_start(&ctx, conf.control_port, &cport)) == NULL) {
         log_error("could not start the control server on 127.0.0.1:%u",
                   (unsigned)conf.control_port);
         goto out;

@@ -36,28 +36,28 @@
 
 #define SLACKD_MAX_MESSAGES 100000
 #define SLACKD_MAX_STORED_BYTES (256u * 1024 * 1024) /* recorded JSON, all messages */
-#define SLACKD_MAX_BODY_LIMIT (64L * 1024 * 1024)     /* highest --max-body */
+#define SLACKD_MAX_BODY_LIMIT (64L * 1024 * 1024)    /* highest --max-body */
 #define SLACKD_MAX_RULES 1024
-#define SLACKD_MAX_CHANNEL 200   /* bytes */
-#define SLACKD_MAX_ERROR 63      /* bytes of a fault's error code */
-#define SLACKD_MAX_TOKEN 512     /* bytes */
+#define SLACKD_MAX_CHANNEL 200 /* bytes */
+#define SLACKD_MAX_ERROR 63    /* bytes of a fault's error code */
+#define SLACKD_MAX_TOKEN 512   /* bytes */
 #define SLACKD_MAX_DELAY_MS 600000
 #define SLACKD_MAX_COUNT 1000000
 
 /* The configuration, immutable after parse_args(). Strings borrowed from argv. */
 struct slackd_conf {
-    uint16_t port;        /* 0 = pick a free one */
-    const char *token;    /* NULL = no auth check */
-    const char *record;   /* NDJSON file or NULL */
-    size_t max_body;      /* bytes */
+    uint16_t port;      /* 0 = pick a free one */
+    const char *token;  /* NULL = no auth check */
+    const char *record; /* NDJSON file or NULL */
+    size_t max_body;    /* bytes */
 };
 
 struct fault_rule {
     char channel[SLACKD_MAX_CHANNEL + 1]; /* glob; "*" = any */
-    int status;                           /* 200 = success (after delay_ms) */
-    int retry_after;                      /* s, for 429 */
     char error[SLACKD_MAX_ERROR + 1];
-    long count;                           /* requests left */
+    long status;      /* 200 = success (after delay_ms) */
+    long retry_after; /* s, for 429 */
+    long count;       /* requests left */
     long delay_ms;
 };
 
@@ -96,7 +96,7 @@ struct req {
 /* A reply being built: status, body (owned, malloc'd) and extras. */
 struct answer {
     unsigned status;
-    int json;        /* bool: application/json, else text/plain */
+    int json; /* bool: application/json, else text/plain */
     char *body;
     int retry_after; /* s; < 0 = no header */
     int faulted;     /* bool */
@@ -108,22 +108,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
-}
-
-/* Parse the whole of s as an integer in [min, max]; 0 or -1. */
-static int parse_num(const char *s, long min, long max, long *out)
-{
-    char *end = NULL;
-    long v;
-
-    if (s == NULL || *s == '\0')
-        return -1;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* ---- answers ----------------------------------------------------------------- */
@@ -187,73 +171,60 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn, struct answer *a
 
 /* ---- faults ------------------------------------------------------------------ */
 
-/* Consume one count of the first rule matching channel into *out. true if one did. */
-static int fault_take(struct slackd *sd, const char *channel, struct fault_rule *out)
+/* Consume one count of the first fault rule matching channel (removing the rule when
+ * used up), wait out its delay, and answer per the rule. Returns 1 if a now holds the
+ * faulted answer, 0 if the request should go on normally (no rule, or status 200). */
+static int fault_check(struct slackd *sd, const char *channel, int webapi,
+                       struct answer *a)
 {
-    int found = 0;
+    struct fault_rule f = {.status = 0};
 
     pthread_mutex_lock(&sd->mu);
     for (int i = 0; i < sd->rule_cnt; i++) {
         struct fault_rule *r = &sd->rules[i];
         if (!util_glob_match(r->channel, channel))
             continue;
-        *out = *r;
-        found = 1;
-        if (--r->count == 0) {
-            memmove(r, r + 1, (size_t)(sd->rule_cnt - i - 1) * sizeof(*r));
-            sd->rule_cnt--;
-        }
+        f = *r;
+        if (--r->count == 0)
+            memmove(r, r + 1, (size_t)(--sd->rule_cnt - i) * sizeof(*r));
         break;
     }
     pthread_mutex_unlock(&sd->mu);
-    return found;
-}
-
-/* Wait out a rule's delay, then answer per the rule. Returns 1 if a now holds the
- * faulted answer, 0 if the request should go on as a success (status 200). */
-static int fault_apply(const struct fault_rule *f, int webapi, struct answer *a)
-{
-    if (f->delay_ms > 0)
-        util_sleep_ms(f->delay_ms, &g_stop);
-    if (f->status == MHD_HTTP_OK)
+    if (f.status == 0)
+        return 0;
+    if (f.delay_ms > 0)
+        util_sleep_ms(f.delay_ms, &g_stop);
+    if (f.status == MHD_HTTP_OK)
         return 0;
     a->faulted = 1;
-    if (f->status == MHD_HTTP_TOO_MANY_REQUESTS) {
+    if (f.status == MHD_HTTP_TOO_MANY_REQUESTS) {
         if (webapi)
             answer_error(a, MHD_HTTP_TOO_MANY_REQUESTS, "ratelimited");
         else
             answer_text(a, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited");
-        a->retry_after = f->retry_after;
-    } else if (f->status >= 500) {
-        answer_text(a, (unsigned)f->status, f->error);
-    } else if (webapi) {
-        answer_error(a, MHD_HTTP_OK, f->error);
+        a->retry_after = (int)f.retry_after;
+    } else if (webapi && f.status < 500) {
+        answer_error(a, MHD_HTTP_OK, f.error);
     } else {
-        answer_text(a, (unsigned)f->status, f->error);
+        answer_text(a, (unsigned)f.status, f.error);
     }
     return 1;
-}
-
-/* Integer-valued JSON number in [min, max]; 0 or -1. */
-static int json_int(const cJSON *it, long min, long max, long *out)
-{
-    double d;
-
-    if (!cJSON_IsNumber(it))
-        return -1;
-    d = it->valuedouble;
-    if (d != (double)(long)d || d < (double)min || d > (double)max)
-        return -1;
-    *out = (long)d;
-    return 0;
 }
 
 /* Fill r from one rule object; unknown keys are errors. 0, or -1 with eb set. */
 static int fault_parse(const cJSON *o, struct fault_rule *r, char *eb, size_t ebsz)
 {
+    static const struct {
+        const char *key;
+        long min, max;
+    } nums[] = {
+        {"status", 200, 599},
+        {"retry_after", 0, 3600},
+        {"count", 1, SLACKD_MAX_COUNT},
+        {"delay_ms", 0, SLACKD_MAX_DELAY_MS},
+    };
+    long *const dsts[] = {&r->status, &r->retry_after, &r->count, &r->delay_ms};
     const cJSON *it;
-    long v;
-    int have_status = 0;
 
     if (!cJSON_IsObject(o)) {
         snprintf(eb, ebsz, "a rule must be a JSON object");
@@ -261,50 +232,42 @@ static int fault_parse(const cJSON *o, struct fault_rule *r, char *eb, size_t eb
     }
     memset(r, 0, sizeof(*r));
     r->channel[0] = '*';
+    r->status = -1;
     r->retry_after = 1;
     r->count = 1;
     cJSON_ArrayForEach(it, o)
     {
-        const char *k = it->string;
-        if (strcmp(k, "channel") == 0 || strcmp(k, "error") == 0) {
-            int is_ch = k[0] == 'c';
-            size_t max = is_ch ? SLACKD_MAX_CHANNEL : SLACKD_MAX_ERROR;
-            const char *s = cJSON_GetStringValue(it);
+        const char *k = it->string, *s = cJSON_GetStringValue(it);
+        char *dst = strcmp(k, "channel") == 0 ? r->channel
+                    : strcmp(k, "error") == 0 ? r->error
+                                              : NULL;
+        size_t i, max = dst == r->channel ? SLACKD_MAX_CHANNEL : SLACKD_MAX_ERROR;
+
+        if (dst) {
             if (s == NULL || *s == '\0' || strlen(s) > max) {
                 snprintf(eb, ebsz, "'%s' must be a string of 1..%zu bytes", k, max);
                 return -1;
             }
-            memcpy(is_ch ? r->channel : r->error, s, strlen(s) + 1);
-        } else if (strcmp(k, "status") == 0) {
-            if (json_int(it, 200, 599, &v) != 0 || (v > 200 && v < 400)) {
-                snprintf(eb, ebsz, "'status' must be 200 or 400..599");
-                return -1;
-            }
-            r->status = (int)v;
-            have_status = 1;
-        } else if (strcmp(k, "retry_after") == 0) {
-            if (json_int(it, 0, 3600, &v) != 0) {
-                snprintf(eb, ebsz, "'retry_after' must be an integer 0..3600");
-                return -1;
-            }
-            r->retry_after = (int)v;
-        } else if (strcmp(k, "count") == 0) {
-            if (json_int(it, 1, SLACKD_MAX_COUNT, &r->count) != 0) {
-                snprintf(eb, ebsz, "'count' must be an integer 1..%d", SLACKD_MAX_COUNT);
-                return -1;
-            }
-        } else if (strcmp(k, "delay_ms") == 0) {
-            if (json_int(it, 0, SLACKD_MAX_DELAY_MS, &r->delay_ms) != 0) {
-                snprintf(eb, ebsz, "'delay_ms' must be an integer 0..%d",
-                         SLACKD_MAX_DELAY_MS);
-                return -1;
-            }
-        } else {
+            memcpy(dst, s, strlen(s) + 1);
+            continue;
+        }
+        for (i = 0; i < sizeof(nums) / sizeof(nums[0]) && strcmp(k, nums[i].key); i++)
+            ;
+        if (i == sizeof(nums) / sizeof(nums[0])) {
             snprintf(eb, ebsz, "unknown key '%.64s'", k);
             return -1;
         }
+        /* an integer-valued number in range; 201..399 are no Slack answer */
+        if (!cJSON_IsNumber(it) || it->valuedouble != (double)(long)it->valuedouble ||
+            it->valuedouble < nums[i].min || it->valuedouble > nums[i].max ||
+            (i == 0 && it->valuedouble > 200 && it->valuedouble < 400)) {
+            snprintf(eb, ebsz, "'%s' must be an integer %ld..%ld%s", k, nums[i].min,
+                     nums[i].max, i == 0 ? " (200 or 4xx/5xx)" : "");
+            return -1;
+        }
+        *dsts[i] = (long)it->valuedouble;
     }
-    if (!have_status)
+    if (r->status < 0)
         r->status = r->delay_ms > 0 ? 200 : 500;
     if (r->error[0] == '\0') {
         const char *e = r->status >= 500   ? "internal_error"
@@ -371,7 +334,8 @@ static void next_ts(struct slackd *sd, char *out, size_t size)
     if (us <= sd->last_ts_us)
         us = sd->last_ts_us + 1;
     sd->last_ts_us = us;
-    snprintf(out, size, "%lld.%06lld", (long long)(us / 1000000), (long long)(us % 1000000));
+    snprintf(out, size, "%lld.%06lld", (long long)(us / 1000000),
+             (long long)(us % 1000000));
 }
 
 /* Drop the oldest message. Caller holds mu and sd->cnt > 0. */
@@ -415,14 +379,15 @@ static int record_add(struct slackd *sd, const char *channel, const char *api,
         goto out;
     m.len = strlen(m.json);
     m.seq = ++sd->seq;
-    while (sd->cnt > 0 &&
-           (sd->cnt == SLACKD_MAX_MESSAGES || sd->bytes + m.len > SLACKD_MAX_STORED_BYTES))
+    while (sd->cnt > 0 && (sd->cnt == SLACKD_MAX_MESSAGES ||
+                           sd->bytes + m.len > SLACKD_MAX_STORED_BYTES))
         ring_drop_oldest(sd);
     sd->ring[(sd->head + sd->cnt) % SLACKD_MAX_MESSAGES] = m;
     sd->cnt++;
     sd->bytes += m.len;
     sd->recorded++;
-    if (sd->record && (fprintf(sd->record, "%s\n", m.json) < 0 || fflush(sd->record) != 0) &&
+    if (sd->record &&
+        (fprintf(sd->record, "%s\n", m.json) < 0 || fflush(sd->record) != 0) &&
         !sd->record_failed) {
         sd->record_failed = 1;
         log_warn("cannot append to the record file; messages stay in memory only");
@@ -444,7 +409,8 @@ static int has_content(const cJSON *p)
 {
     const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "text"));
 
-    return (text && *text) || cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(p, "blocks")) ||
+    return (text && *text) ||
+           cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(p, "blocks")) ||
            cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(p, "attachments"));
 }
 
@@ -465,10 +431,9 @@ static cJSON *parse_body(const struct req *rq)
 static void handle_webhook(struct slackd *sd, const struct req *rq, const char *channel,
                            struct answer *a)
 {
-    struct fault_rule f;
     cJSON *p;
 
-    if (fault_take(sd, channel, &f) && fault_apply(&f, 0, a))
+    if (fault_check(sd, channel, 0, a))
         return;
     if ((p = parse_body(rq)) == NULL || !has_content(p)) {
         cJSON_Delete(p);
@@ -503,27 +468,20 @@ static void handle_webapi(struct slackd *sd, struct MHD_Connection *conn,
     cJSON *p = parse_body(rq), *res = NULL, *m;
     const char *ch = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "channel"));
     char channel[SLACKD_MAX_CHANNEL + 1] = "";
+    const char *err;
     char ts[32];
-    struct fault_rule f;
 
     if (ch && strlen(ch) <= SLACKD_MAX_CHANNEL)
         memcpy(channel, ch, strlen(ch) + 1);
-    if (fault_take(sd, channel, &f) && fault_apply(&f, 1, a))
+    if (fault_check(sd, channel, 1, a))
         goto out;
-    if (sd->conf->token && !auth_ok(conn, sd->conf->token)) {
-        answer_error(a, MHD_HTTP_OK, "invalid_auth");
-        goto out;
-    }
-    if (p == NULL) {
-        answer_error(a, MHD_HTTP_OK, "invalid_json");
-        goto out;
-    }
-    if (channel[0] == '\0') {
-        answer_error(a, MHD_HTTP_OK, "channel_not_found");
-        goto out;
-    }
-    if (!has_content(p)) {
-        answer_error(a, MHD_HTTP_OK, "no_text");
+    err = sd->conf->token && !auth_ok(conn, sd->conf->token) ? "invalid_auth"
+          : p == NULL                                        ? "invalid_json"
+          : channel[0] == '\0'                               ? "channel_not_found"
+          : !has_content(p)                                  ? "no_text"
+                                                             : NULL;
+    if (err) {
+        answer_error(a, MHD_HTTP_OK, err);
         goto out;
     }
     pthread_mutex_lock(&sd->mu);
@@ -563,12 +521,13 @@ static void control_messages(struct slackd *sd, struct MHD_Connection *conn,
                              struct answer *a)
 {
     const char *ch = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "channel");
-    const char *since_s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+    const char *since_s =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
     struct buf b;
-    long since = 0;
+    long long since = 0;
     int first = 1, err = 0;
 
-    if (since_s && parse_num(since_s, 0, LONG_MAX, &since) != 0) {
+    if (since_s && util_parse_int(since_s, 0, LLONG_MAX, &since) != 0) {
         answer_error(a, MHD_HTTP_BAD_REQUEST, "bad 'since': want a sequence number");
         return;
     }
@@ -710,10 +669,10 @@ static enum MHD_Result route(struct slackd *sd, struct MHD_Connection *conn,
 }
 
 /* MHD access handler: collect the body (bounded by --max-body), then route. */
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
-                                  const char *url, const char *method,
-                                  const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
 {
     struct slackd *sd = cls;
     struct req *rq = *con_cls;
@@ -760,13 +719,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: herald-slackd [--listen 127.0.0.1:PORT] [--token TOKEN]\n"
-            "                     [--record FILE] [--max-body BYTES]\n"
-            "\n"
-            "A Slack-compatible receiver for tests: POST /hooks/<channel>,\n"
-            "POST /api/chat.postMessage; /_control/{messages,faults,stats}.\n"
-            "Loopback only. Prints LISTEN=127.0.0.1:<port> on stdout.\n");
+    fprintf(out, "usage: herald-slackd [--listen 127.0.0.1:PORT] [--token TOKEN]\n"
+                 "                     [--record FILE] [--max-body BYTES]\n"
+                 "\n"
+                 "A Slack-compatible receiver for tests: POST /hooks/<channel>,\n"
+                 "POST /api/chat.postMessage; /_control/{messages,faults,stats}.\n"
+                 "Loopback only. Prints LISTEN=127.0.0.1:<port> on stdout.\n");
 }
 
 /* Fill conf from argv. Returns 0, 1 for --help, or -1 after printing the error. */
@@ -774,10 +732,10 @@ static int parse_args(int argc, char **argv, struct slackd_conf *conf)
 {
     memset(conf, 0, sizeof(*conf));
     conf->max_body = 1024 * 1024;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char *colon;
-        long n;
+        const char *colon = v ? strrchr(v, ':') : NULL;
+        long long n;
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
             return 1;
@@ -790,13 +748,9 @@ static int parse_args(int argc, char **argv, struct slackd_conf *conf)
             fprintf(stderr, "herald-slackd: %s needs a non-empty value\n", a);
             return -1;
         }
-        i++;
         if (strcmp(a, "--listen") == 0) {
-            colon = strrchr(v, ':');
-            if (colon == NULL ||
-                !((colon - v == 9 && strncmp(v, "127.0.0.1", 9) == 0) ||
-                  (colon - v == 9 && strncmp(v, "localhost", 9) == 0)) ||
-                parse_num(colon + 1, 0, 65535, &n) != 0) {
+            if (colon == NULL || colon - v != 9 || strncmp(v, "127.0.0.1", 9) != 0 ||
+                util_parse_int(colon + 1, 0, 65535, &n) != 0) {
                 fprintf(stderr,
                         "herald-slackd: --listen '%s': want 127.0.0.1:PORT (loopback "
                         "only, port 0..65535)\n",
@@ -813,32 +767,54 @@ static int parse_args(int argc, char **argv, struct slackd_conf *conf)
             conf->token = v;
         } else if (strcmp(a, "--record") == 0) {
             conf->record = v;
+        } else if (util_parse_int(v, 1, SLACKD_MAX_BODY_LIMIT, &n) != 0) {
+            fprintf(stderr, "herald-slackd: --max-body '%s': want 1..%ld bytes\n", v,
+                    SLACKD_MAX_BODY_LIMIT);
+            return -1;
         } else {
-            if (parse_num(v, 1, SLACKD_MAX_BODY_LIMIT, &n) != 0) {
-                fprintf(stderr, "herald-slackd: --max-body '%s': want 1..%ld bytes\n", v,
-                        SLACKD_MAX_BODY_LIMIT);
-                return -1;
-            }
             conf->max_body = (size_t)n;
         }
     }
     return 0;
 }
 
+/* Start MHD on 127.0.0.1:port, one thread per connection; sets *bound. NULL on error. */
+static struct MHD_Daemon *http_start(struct slackd *sd, uint16_t port, uint16_t *bound)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    const union MHD_DaemonInfo *info;
+    struct MHD_Daemon *d;
+
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                             MHD_USE_ERROR_LOG,
+                         port, NULL, NULL, on_request, sd, MHD_OPTION_SOCK_ADDR, &sin,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, sd,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+    if (d && ((info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)) == NULL ||
+              info->port == 0)) {
+        MHD_stop_daemon(d);
+        d = NULL;
+    }
+    if (d)
+        *bound = info->port;
+    return d;
+}
+
 int main(int argc, char **argv)
 {
     static struct slackd_conf conf;
     static struct slackd sd;
-    struct sigaction sa;
-    struct sockaddr_in sin;
+    struct sigaction sa = {.sa_handler = on_signal};
     sigset_t block, old;
     struct MHD_Daemon *d = NULL;
-    const union MHD_DaemonInfo *info;
     char eb[128];
-    int rc, ret = 1, mu_init = 0;
+    uint16_t port = 0;
+    int rc, ret = 1;
 
-    rc = parse_args(argc, argv, &conf);
-    if (rc != 0) {
+    if ((rc = parse_args(argc, argv, &conf)) != 0) {
         usage(rc > 0 ? stdout : stderr);
         return rc > 0 ? 0 : 2;
     }
@@ -846,8 +822,6 @@ int main(int argc, char **argv)
 
     /* Block the stop signals in every thread (MHD's inherit the mask); main takes
      * them in sigsuspend(), so the flag cannot be missed. */
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -858,11 +832,7 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &block, &old);
 
     sd.conf = &conf;
-    if (pthread_mutex_init(&sd.mu, NULL) != 0) {
-        log_error("pthread_mutex_init failed");
-        goto out;
-    }
-    mu_init = 1;
+    pthread_mutex_init(&sd.mu, NULL); /* default attributes: cannot fail on Linux */
     if ((sd.ring = calloc(SLACKD_MAX_MESSAGES, sizeof(*sd.ring))) == NULL) {
         log_error("out of memory");
         goto out;
@@ -871,32 +841,17 @@ int main(int argc, char **argv)
         log_error("--record %s: %s", conf.record, util_strerror(errno, eb, sizeof(eb)));
         goto out;
     }
-
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(conf.port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-        conf.port, NULL, NULL, on_request, &sd, MHD_OPTION_SOCK_ADDR, &sin,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sd, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
-    if (d == NULL) {
+    if ((d = http_start(&sd, conf.port, &port)) == NULL) {
         log_error("could not listen on 127.0.0.1:%u", (unsigned)conf.port);
         goto out;
     }
-    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    if (info == NULL || info->port == 0) {
-        log_error("could not read the bound port");
-        goto out;
-    }
-    printf("LISTEN=127.0.0.1:%u\n", (unsigned)info->port);
+    printf("LISTEN=127.0.0.1:%u\n", (unsigned)port);
     if (fflush(stdout) != 0) {
         log_error("cannot write to stdout");
         goto out;
     }
     log_info("Slack-compatible receiver on 127.0.0.1:%u (test double, not Slack)%s",
-             (unsigned)info->port, conf.token ? ", Web API token required" : "");
+             (unsigned)port, conf.token ? ", Web API token required" : "");
 
     while (!g_stop)
         sigsuspend(&old);
@@ -907,14 +862,11 @@ out:
     g_stop = 1; /* wakes delayed answers */
     if (d)
         MHD_stop_daemon(d);
-    if (sd.ring) {
-        while (sd.cnt > 0)
-            ring_drop_oldest(&sd);
-        free(sd.ring);
-    }
+    while (sd.ring && sd.cnt > 0)
+        ring_drop_oldest(&sd);
+    free(sd.ring);
     if (sd.record && fclose(sd.record) != 0)
         log_warn("closing the record file failed");
-    if (mu_init)
-        pthread_mutex_destroy(&sd.mu);
+    pthread_mutex_destroy(&sd.mu);
     return ret;
 }

@@ -41,7 +41,11 @@ struct route {
     int hits;
 };
 
-#define S(...) (const struct step[]){__VA_ARGS__}
+#define S(...)                                                                           \
+    (const struct step[])                                                                \
+    {                                                                                    \
+        __VA_ARGS__                                                                      \
+    }
 #define ROUTE(p, ...)                                                                    \
     {                                                                                    \
         p, S(__VA_ARGS__), sizeof(S(__VA_ARGS__)) / sizeof(struct step), 0               \
@@ -66,7 +70,8 @@ static struct route routes[] = {
     ROUTE("/api/chat.postMessage", {200, API_OK, NULL, 0}),
     ROUTE("/api2/chat.postMessage",
           {200, "{\"ok\":false,\"error\":\"channel_not_found\"}", NULL, 0}),
-    ROUTE("/api3/chat.postMessage", {200, "{\"ok\":false,\"error\":\"ratelimited\"}", NULL, 0},
+    ROUTE("/api3/chat.postMessage",
+          {200, "{\"ok\":false,\"error\":\"ratelimited\"}", NULL, 0},
           {200, API_OK, NULL, 0}),
     ROUTE("/api4/chat.postMessage", {429, "", "1", 0}, {200, API_OK, NULL, 0}),
 };
@@ -198,11 +203,10 @@ static int group_setup(void **state)
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sa.sin_port = 0;
-    daemon_h = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-                                    MHD_USE_THREAD_PER_CONNECTION,
-                                0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                MHD_OPTION_END);
+    daemon_h =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
+                         0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!daemon_h)
         return -1;
     info = MHD_get_daemon_info(daemon_h, MHD_DAEMON_INFO_BIND_PORT);
@@ -255,8 +259,8 @@ static char *url_for(const char *path)
 }
 
 /* Deliver one body to a webhook (or Web API base) at path; fills *out. */
-static void run_one(const struct deliver_opts *o, enum receiver_type type, const char *path,
-                    struct delivery *out)
+static void run_one(const struct deliver_opts *o, enum receiver_type type,
+                    const char *path, struct delivery *out)
 {
     char name[] = "test-receiver", token[] = "xoxb-test-secret", channel[] = "C1";
     char *url = url_for(path);
@@ -316,7 +320,7 @@ static void test_429_retry_after(void **state)
     assert_int_equal(it.status, DELIVER_OK);
     assert_int_equal(it.attempts, 2);
     assert_int_equal(hits("/ratelimit"), 2);
-    assert_true(took >= 950);  /* Retry-After: 1, not the 20 ms backoff */
+    assert_true(took >= 950); /* Retry-After: 1, not the 20 ms backoff */
     assert_true(took < 3000);
 }
 
@@ -357,9 +361,12 @@ static void test_permanent_answers(void **state)
         const char *path, *reason;
         long status;
     } cases[] = {
-        {"/invalid", "invalid_payload", 400},    {"/gone", "channel_not_found", 404},
-        {"/archived", "channel_is_archived", 410}, {"/html", "http_403", 403},
-        {"/big", "http_400", 400},               {"/redir", "http_302", 302},
+        {"/invalid", "invalid_payload", 400},
+        {"/gone", "channel_not_found", 404},
+        {"/archived", "channel_is_archived", 410},
+        {"/html", "http_403", 403},
+        {"/big", "http_400", 400},
+        {"/redir", "http_302", 302},
     };
     struct deliver_opts o;
     struct delivery it;
@@ -521,11 +528,13 @@ static void test_connect_refused(void **state)
 static void test_batch_parallel(void **state)
 {
     char name[] = "batch", ch[] = "C1";
-    char *u_ok = url_for("/okslow"), *u_bad = url_for("/invalid"), *u_flaky = url_for("/flaky");
+    char *u_ok = url_for("/okslow"), *u_bad = url_for("/invalid"),
+         *u_flaky = url_for("/flaky");
     struct receiver ok = {.name = name, .type = RECEIVER_WEBHOOK, .url = u_ok};
     struct receiver bad = {.name = name, .type = RECEIVER_WEBHOOK, .url = u_bad};
     struct receiver flaky = {.name = name, .type = RECEIVER_WEBHOOK, .url = u_flaky};
-    struct receiver noapi = {.name = name, .type = RECEIVER_WEBAPI, .url = u_ok, .channel = ch};
+    struct receiver noapi = {
+        .name = name, .type = RECEIVER_WEBAPI, .url = u_ok, .channel = ch};
     struct delivery items[9];
     struct deliver_opts o;
     struct deliverer *d;

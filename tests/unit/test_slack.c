@@ -72,8 +72,8 @@ static struct receiver s_api = {.name = (char[]){"ops-api"},
                                 .channel = (char[]){"C0123"}};
 
 /* Format and parse back; fails the test if either step fails. */
-static cJSON *format_parse(const struct alert *a, const struct receiver *r, const char *ts,
-                           char **raw)
+static cJSON *format_parse(const struct alert *a, const struct receiver *r,
+                           const char *ts, char **raw)
 {
     char *s = slack_format(a, r, ts);
     cJSON *root;
@@ -245,7 +245,8 @@ static void test_format_webhook_failure(void **state)
     fill_event(&ev);
     fill_alert(&a, &ev);
     root = format_parse(&a, &s_hook, "123.456", NULL);
-    assert_string_equal(str_of(root, "text"), ":red_circle: [critical] s3: s3-post-submit failure");
+    assert_string_equal(str_of(root, "text"),
+                        ":red_circle: [critical] s3: s3-post-submit failure");
     assert_null(cJSON_GetObjectItemCaseSensitive(root, "channel"));
     assert_null(cJSON_GetObjectItemCaseSensitive(root, "thread_ts"));
     att = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "attachments"), 0);
@@ -278,8 +279,9 @@ static void test_format_tiers_and_kinds(void **state)
     a.tier = TIER_WARNING;
     root = format_parse(&a, &s_hook, NULL, NULL);
     assert_string_equal(
-        str_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "attachments"), 0),
-               "color"),
+        str_of(
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "attachments"), 0),
+            "color"),
         "#e8a317");
     assert_non_null(strstr(str_of(root, "text"), "[warning]"));
     cJSON_Delete(root);
@@ -288,8 +290,9 @@ static void test_format_tiers_and_kinds(void **state)
     a.kind = ALERT_RECOVERED;
     root = format_parse(&a, &s_hook, NULL, NULL);
     assert_string_equal(
-        str_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "attachments"), 0),
-               "color"),
+        str_of(
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "attachments"), 0),
+            "color"),
         "#2eb886");
     assert_string_equal(header_text(root), "s3 \xc2\xb7 post-submit recovered");
     cJSON_Delete(root);
@@ -297,8 +300,9 @@ static void test_format_tiers_and_kinds(void **state)
     a.kind = ALERT_REMINDER;
     root = format_parse(&a, &s_hook, NULL, NULL);
     assert_string_equal(
-        str_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "attachments"), 0),
-               "color"),
+        str_of(
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "attachments"), 0),
+            "color"),
         "#439fe0");
     assert_string_equal(header_text(root), "s3 \xc2\xb7 post-submit still failing");
     assert_non_null(strstr(str_of(root, "text"), "still failing"));
@@ -377,7 +381,8 @@ static void test_format_escapes_event_text(void **state)
 static void test_format_presubmit_pr(void **state)
 {
     char link[] = "https://github.com/acme/storage/pull/123";
-    struct event_pull pr = {.number = 123, .author = s_author, .title = s_title, .link = link};
+    struct event_pull pr = {
+        .number = 123, .author = s_author, .title = s_title, .link = link};
     struct event ev;
     struct alert a;
     cJSON *root;
@@ -389,9 +394,10 @@ static void test_format_presubmit_pr(void **state)
     ev.npulls = 1;
     fill_alert(&a, &ev);
     root = format_parse(&a, &s_hook, NULL, NULL);
-    assert_string_equal(field_text(root, "Version/ref"),
-                        "main\n<https://github.com/acme/storage/pull/123|PR #123> by alice\n"
-                        "Fix &lt;the&gt; thing &amp; more");
+    assert_string_equal(
+        field_text(root, "Version/ref"),
+        "main\n<https://github.com/acme/storage/pull/123|PR #123> by alice\n"
+        "Fix &lt;the&gt; thing &amp; more");
     cJSON_Delete(root);
 
     s_pull.number = 5; /* postsubmits show no PR */

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# make demo: run the whole pipeline on one machine -- a local redis-server, the
+# development broker, the Slack-compatible receiver and two consumers -- replay a day
+# of ACK job history through it, show what Slack would have received, then stop
+# everything it started.
+#
+#   demo/run.sh [BIN_DIR]        (DEMO_SPEED=X replays at X times real time; 0 = fast)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+bin=$(cd "${1:-$top/bin}" && pwd)
+speed=${DEMO_SPEED:-0}
+history=${DEMO_HISTORY:-$here/history.ndjson}
+work=$(mktemp -d "${TMPDIR:-/tmp}/herald-demo.XXXXXX")
+pids=()
+
+cleanup() {
+    local rc=$?
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    if [ $rc -ne 0 ]; then
+        echo "demo failed; logs kept in $work" >&2
+        for f in "$work"/*.log; do echo "--- $f"; tail -n 15 "$f"; done >&2
+    else
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# Wait for "KEY=value" on the first lines of a log; print the value.
+wait_line() {
+    local file=$1 key=$2 i
+    for i in $(seq 1 100); do
+        if v=$(sed -n "s/^$key=//p" "$file" 2>/dev/null) && [ -n "$v" ]; then echo "$v"; return 0; fi
+        sleep 0.1
+    done
+    echo "timed out waiting for $key in $file" >&2
+    return 1
+}
+
+echo "== Herald demo: a day of ACK job history through the whole pipeline"
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize no >"$work/redis.log" 2>&1 &
+pids+=($!)
+"$bin/herald-devbroker" --topic herald.events:4 --topic herald.dead-letter:1 \
+    >"$work/broker.out" 2>"$work/broker.log" &
+pids+=($!)
+"$bin/herald-slackd" --listen 127.0.0.1:0 >"$work/slackd.out" 2>"$work/slackd.log" &
+pids+=($!)
+brokers=$(wait_line "$work/broker.out" BOOTSTRAP)
+slack="http://$(wait_line "$work/slackd.out" LISTEN)"
+for i in $(seq 1 50); do
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+done
+echo "   redis-server 127.0.0.1:$redis_port, development broker $brokers, Slack receiver $slack"
+
+ports=()
+for n in 1 2; do
+    port=$(free_port)
+    ports+=("$port")
+    sed -e "s|@BROKERS@|$brokers|" -e "s|@REDIS_PORT@|$redis_port|" -e "s|@SLACK@|$slack|" \
+        -e "s|@HTTP_PORT@|$port|" "$here/herald-demo.yaml" >"$work/consumer$n.yaml"
+    HERALD_LOG_FORMAT=text "$bin/herald-consumer" -c "$work/consumer$n.yaml" \
+        --name "consumer-$n" 2>"$work/consumer$n.log" &
+    pids+=($!)
+done
+echo "   two consumers in group herald-demo (metrics on :${ports[0]} and :${ports[1]})"
+
+# Wait until both consumers own partitions, so the demo shows the split.
+python3 "$here/show.py" wait-assigned "${ports[@]}"
+
+events=$(grep -c . "$history")
+echo "== replaying $events job events from $(basename "$history") (speed ${speed}; 0 = as fast as possible)"
+"$bin/herald-producer" -b "$brokers" --replay-speed "$speed" "$history" 2>"$work/producer.log"
+
+python3 "$here/show.py" report "$slack" "$events" "${ports[@]}"
