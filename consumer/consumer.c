@@ -90,6 +90,79 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     log_warn("%s: kafka: %s: %s", c->name, rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+static void on_dlq_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct consumer *c = opaque;
+
+    (void)rk;
+    if (m->err) {
+        metrics_counter_add(c->metrics, "herald_dead_letter_errors_total",
+                            "Dead-letter writes Kafka did not acknowledge.", 1, "");
+        log_error("%s: dead-letter write failed: %s", c->name, rd_kafka_err2str(m->err));
+    }
+}
+
+/* The dead-letter producer: idempotent, same brokers and security properties. */
+static rd_kafka_t *dlq_new(struct consumer *c, char *errstr, size_t errstr_size)
+{
+    const struct config *cfg = c->cfg;
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg->brokers, cfg->kafka_props,
+                                           cfg->nkafka_props, errstr, errstr_size);
+    rd_kafka_t *rk;
+
+    if (!conf)
+        return NULL;
+    if (kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) < 0 ||
+        kafka_conf_set(conf, "linger.ms", "5", errstr, errstr_size) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_dlq_delivery);
+    rd_kafka_conf_set_opaque(conf, c);
+    if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size)))
+        rd_kafka_conf_destroy(conf);
+    return rk;
+}
+
+int consumer_dlq(struct consumer *c, const char *kind, const char *why, const char *source,
+                 const void *key, size_t keylen, const void *value, size_t len)
+{
+    char labels[128] = "";
+    rd_kafka_resp_err_t err;
+
+    metrics_labels_add(labels, sizeof(labels), "reason", kind);
+    metrics_counter_add(c->metrics, "herald_dead_lettered_total",
+                        "Messages written to the dead-letter topic.", 1, labels);
+    if (!c->dlq)
+        return -1;
+    err = rd_kafka_producev(
+        c->dlq, RD_KAFKA_V_TOPIC(c->cfg->dead_letter_topic),
+        RD_KAFKA_V_KEY((void *)(uintptr_t)key, keylen),
+        RD_KAFKA_V_VALUE((void *)(uintptr_t)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("herald-reason", why, -1),
+        RD_KAFKA_V_HEADER("herald-kind", kind, -1),
+        RD_KAFKA_V_HEADER("herald-source", source ? source : "", -1), RD_KAFKA_V_END);
+    if (err) {
+        log_error("%s: dead-letter write refused: %s", c->name, rd_kafka_err2str(err));
+        return -1;
+    }
+    rd_kafka_poll(c->dlq, 0);
+    return 0;
+}
+
+int consumer_dlq_flush(struct consumer *c)
+{
+    if (!c->dlq || rd_kafka_outq_len(c->dlq) == 0)
+        return 0;
+    rd_kafka_flush(c->dlq, 10000);
+    if (rd_kafka_outq_len(c->dlq) > 0) {
+        log_error("%s: %d dead-letter writes still unacknowledged after 10 s", c->name,
+                  rd_kafka_outq_len(c->dlq));
+        return -1;
+    }
+    return 0;
+}
+
 int consumer_init(struct consumer *c, const struct config *cfg, const char *name,
                   struct metrics *m, const volatile int *stop, char *errstr,
                   size_t errstr_size)
@@ -113,6 +186,9 @@ int consumer_init(struct consumer *c, const struct config *cfg, const char *name
         goto out;
     }
     if (!(c->deliverer = deliverer_new(&cfg->delivery, errstr, errstr_size)))
+        goto out;
+    if (cfg->dead_letter_topic && *cfg->dead_letter_topic &&
+        !(c->dlq = dlq_new(c, errstr, errstr_size)))
         goto out;
     if (!(conf = kafka_conf_new(cfg->brokers, NULL, 0, errstr, errstr_size)))
         goto out;
@@ -310,6 +386,7 @@ int consumer_run(struct consumer *c)
             continue;
         }
         int done = pipeline_process(c, items, n) == 0 || wait_for_redis(c, items, n) == 0;
+        consumer_dlq_flush(c);
         if (done)
             store_offsets(c, items, n);
         for (size_t i = 0; i < n; i++)
@@ -337,6 +414,11 @@ void consumer_release(struct consumer *c)
     c->assigned = NULL;
     deliverer_free(c->deliverer);
     c->deliverer = NULL;
+    if (c->dlq) {
+        rd_kafka_flush(c->dlq, 10000);
+        rd_kafka_destroy(c->dlq);
+        c->dlq = NULL;
+    }
     rconn_release(&c->redis);
 }
 

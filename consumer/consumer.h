@@ -27,6 +27,7 @@ struct consumer {
     unsigned generation;             /* bumped on every rebalance */
     struct rconn redis;
     struct deliverer *deliverer;
+    rd_kafka_t *dlq;                 /* producer for the dead-letter topic; may be NULL */
     struct metrics *metrics;         /* borrowed; may be NULL */
     const volatile int *stop;        /* set by the signal handler */
     atomic_int redis_ok;             /* for /readyz */
@@ -48,6 +49,17 @@ void consumer_release(struct consumer *c);
 
 /* Readiness for /readyz (thread-safe). */
 int consumer_ready(void *opaque, char *why, size_t why_size);
+
+/* Write `value` to the dead-letter topic with headers herald-reason (why) and
+ * herald-source (topic[partition]@offset, may be NULL). The write is confirmed by
+ * consumer_dlq_flush() before the batch's offsets are stored. Counts
+ * herald_dead_lettered_total{reason=kind}. Returns 0 or -1. */
+int consumer_dlq(struct consumer *c, const char *kind, const char *why, const char *source,
+                 const void *key, size_t keylen, const void *value, size_t len);
+
+/* Wait until every dead-letter write of the batch is acknowledged. Returns 0, or -1
+ * if some could not be written (logged and counted). */
+int consumer_dlq_flush(struct consumer *c);
 
 /* ---- pipeline.c ---- */
 

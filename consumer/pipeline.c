@@ -183,6 +183,12 @@ static void deliver_alerts(struct consumer *c, struct work *w, struct dedup_req 
                       dl[j].reason[0] ? dl[j].reason : "unknown");
                 log_error("alert %s -> %s failed after %d attempts: %s", wi->ev.id,
                           dl[j].rcv->name, dl[j].attempts, dl[j].reason);
+                /* Never silently dropped: the alert as it would have been posted,
+                 * with the receiver's name (not its URL) and the reason. */
+                char why[256];
+                snprintf(why, sizeof(why), "receiver %s: %s", dl[j].rcv->name, dl[j].reason);
+                consumer_dlq(c, "undeliverable", why, wi->ev.id, wi->ev.id, strlen(wi->ev.id),
+                             dl[j].body, strlen(dl[j].body));
             }
         }
         if (all_ok)
@@ -228,8 +234,12 @@ int pipeline_process(struct consumer *c, struct batch_item *items, size_t n)
         if (event_from_json(&w[i].ev, m->payload, m->len, err, sizeof(err)) < 0) {
             count(c, "herald_events_rejected_total", "Events that failed validation.",
                   "reason", reject_reason(err), NULL, NULL);
-            log_warn("rejected event at %s[%" PRId32 "]@%" PRId64 ": %s",
-                     rd_kafka_topic_name(m->rkt), m->partition, m->offset, err);
+            char src[256];
+            snprintf(src, sizeof(src), "%s[%" PRId32 "]@%" PRId64, rd_kafka_topic_name(m->rkt),
+                     m->partition, m->offset);
+            log_warn("rejected event at %s: %s", src, err);
+            consumer_dlq(c, reject_reason(err), err, src, m->key, m->key_len, m->payload,
+                         m->len);
             continue;
         }
         w[i].parsed = true;

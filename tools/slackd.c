@@ -129,12 +129,13 @@ static void answer_json(struct answer *a, unsigned status, const cJSON *obj)
     a->body = cJSON_PrintUnformatted(obj);
 }
 
-/* {"ok":false,"error":err} with the given HTTP status. */
+/* {"ok":false,"error":err} with the given HTTP status; {"ok":true} if err is NULL. */
 static void answer_error(struct answer *a, unsigned status, const char *err)
 {
     cJSON *o = cJSON_CreateObject();
 
-    if (o && cJSON_AddFalseToObject(o, "ok") && cJSON_AddStringToObject(o, "error", err))
+    if (o && cJSON_AddBoolToObject(o, "ok", err == NULL) &&
+        (err == NULL || cJSON_AddStringToObject(o, "error", err)))
         answer_json(a, status, o);
     else
         answer_text(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
@@ -185,8 +186,10 @@ static int fault_check(struct slackd *sd, const char *channel, int webapi,
         if (!util_glob_match(r->channel, channel))
             continue;
         f = *r;
-        if (--r->count == 0)
-            memmove(r, r + 1, (size_t)(--sd->rule_cnt - i) * sizeof(*r));
+        if (--r->count == 0) {
+            sd->rule_cnt--;
+            memmove(r, r + 1, (size_t)(sd->rule_cnt - i) * sizeof(*r));
+        }
         break;
     }
     pthread_mutex_unlock(&sd->mu);
@@ -559,7 +562,7 @@ static void control_messages(struct slackd *sd, struct MHD_Connection *conn,
 static void control_stats(struct slackd *sd, struct answer *a)
 {
     cJSON *o = cJSON_CreateObject(), *bs;
-    char key[8];
+    char key[16];
     int ok;
 
     pthread_mutex_lock(&sd->mu);
@@ -584,7 +587,7 @@ static void control_stats(struct slackd *sd, struct answer *a)
     cJSON_Delete(o);
 }
 
-/* Clear recorded messages (which=0) or fault rules (which=1). */
+/* DELETE /_control/messages (which=0) or /_control/faults (which=1). */
 static void control_clear(struct slackd *sd, int which, struct answer *a)
 {
     pthread_mutex_lock(&sd->mu);
@@ -597,55 +600,45 @@ static void control_clear(struct slackd *sd, int which, struct answer *a)
         sd->rule_cnt = 0;
     }
     pthread_mutex_unlock(&sd->mu);
-    answer_text(a, MHD_HTTP_OK, "{\"ok\":true}");
-    a->json = 1;
+    answer_error(a, MHD_HTTP_OK, NULL);
 }
 
-static void route_control(struct slackd *sd, struct MHD_Connection *conn,
-                          const struct req *rq, const char *path, const char *method,
-                          struct answer *a)
-{
-    int get = strcmp(method, "GET") == 0, del = strcmp(method, "DELETE") == 0;
-
-    if (strcmp(path, "messages") == 0 && (get || del)) {
-        if (get)
-            control_messages(sd, conn, a);
-        else
-            control_clear(sd, 0, a);
-    } else if (strcmp(path, "faults") == 0 && (strcmp(method, "POST") == 0 || del)) {
-        if (del)
-            control_clear(sd, 1, a);
-        else if (rq->too_large)
-            answer_error(a, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large");
-        else
-            control_faults_add(sd, rq, a);
-    } else if (strcmp(path, "stats") == 0 && get) {
-        control_stats(sd, a);
-    } else if (strcmp(path, "messages") == 0 || strcmp(path, "faults") == 0 ||
-               strcmp(path, "stats") == 0) {
-        answer_error(a, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed");
-    } else {
-        answer_error(a, MHD_HTTP_NOT_FOUND, "not_found");
-    }
-}
-
-/* Route one complete request; Slack endpoints are counted in the stats. */
+/* Route one complete request; the Slack endpoints are counted in the stats. */
 static enum MHD_Result route(struct slackd *sd, struct MHD_Connection *conn,
                              struct req *rq, const char *url, const char *method)
 {
     struct answer a = {.status = 0, .retry_after = -1};
+    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    int del = strcmp(method, "DELETE") == 0;
     int hook = strncmp(url, "/hooks/", 7) == 0;
     int api = strcmp(url, "/api/chat.postMessage") == 0;
 
-    if (strncmp(url, "/_control/", 10) == 0) {
-        route_control(sd, conn, rq, url + 10, method, &a);
-        return send_answer(conn, &a);
-    }
-    if (!hook && !api) {
+    if (strcmp(url, "/_control/messages") == 0 && (get || del)) {
+        if (get)
+            control_messages(sd, conn, &a);
+        else
+            control_clear(sd, 0, &a);
+    } else if (strcmp(url, "/_control/faults") == 0 && (post || del)) {
+        if (del)
+            control_clear(sd, 1, &a);
+        else if (rq->too_large || rq->oom)
+            answer_error(&a, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large");
+        else
+            control_faults_add(sd, rq, &a);
+    } else if (strcmp(url, "/_control/stats") == 0 && get) {
+        control_stats(sd, &a);
+    } else if (strncmp(url, "/_control/", 10) == 0) {
+        int known = strcmp(url + 10, "messages") == 0 ||
+                    strcmp(url + 10, "faults") == 0 || strcmp(url + 10, "stats") == 0;
+        answer_error(&a, known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND,
+                     known ? "method_not_allowed" : "not_found");
+    } else if (!hook && !api) {
         answer_text(&a, MHD_HTTP_NOT_FOUND, "not_found");
-        return send_answer(conn, &a);
     }
-    if (strcmp(method, "POST") != 0)
+    if (a.status != 0)
+        return send_answer(conn, &a);
+
+    if (!post)
         answer_text(&a, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed");
     else if (rq->too_large)
         answer_text(&a, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large");
@@ -657,11 +650,9 @@ static enum MHD_Result route(struct slackd *sd, struct MHD_Connection *conn,
         handle_webhook(sd, rq, url + 7, &a);
     else
         handle_webapi(sd, conn, rq, &a);
-
     pthread_mutex_lock(&sd->mu);
     sd->requests++;
-    if (a.faulted)
-        sd->faulted++;
+    sd->faulted += a.faulted != 0;
     if (a.status >= 100 && a.status < 600)
         sd->by_status[a.status]++;
     pthread_mutex_unlock(&sd->mu);

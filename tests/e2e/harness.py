@@ -45,6 +45,10 @@ class HarnessError(Exception):
     pass
 
 
+class ProcessDied(HarnessError):
+    """A process the test relies on exited; never retried by wait_until."""
+
+
 def binary(name):
     """Absolute path of a Herald binary; raises unittest.SkipTest-free errors so a
     missing binary is a test error, not a silent skip."""
@@ -73,6 +77,8 @@ def wait_until(pred, timeout, interval=0.05, what="condition"):
             v = pred()
             if v:
                 return v
+        except ProcessDied:
+            raise
         except Exception as e:  # noqa: BLE001 - keep polling, report the last one
             last_exc = e
         if time.monotonic() >= deadline:
@@ -200,8 +206,9 @@ class Process:
             if m:
                 return m
             if not self.alive():
-                raise HarnessError("%s exited with %s before printing /%s/" %
-                                   (self.name, self.proc.returncode, regex))
+                raise ProcessDied("%s exited with %s before printing /%s/: %s" %
+                                  (self.name, self.proc.returncode, regex,
+                                   "\n".join(tail(self.stderr_path, 10))))
             return None
         deadline = time.monotonic() + timeout
         while True:
@@ -247,6 +254,16 @@ class Process:
                 except OSError:
                     pass
         return self.returncode
+
+
+def check_alive(procs):
+    """Raise HarnessError if any of procs (Process, or objects with .proc) has exited."""
+    for p in procs:
+        proc = getattr(p, "proc", p)
+        if isinstance(proc, Process) and not proc.alive():
+            raise ProcessDied("%s exited unexpectedly with status %s (negative = signal); "
+                               "stderr tail:\n%s" % (proc.name, proc.proc.returncode,
+                                                     "\n".join(tail(proc.stderr_path, 15))))
 
 
 # ---- Redis --------------------------------------------------------------------------
@@ -323,7 +340,7 @@ class Redis:
 
     def _ping_or_dead(self):
         if not self.proc.alive():
-            raise HarnessError("redis-server exited (%s)" % self.proc.proc.returncode)
+            raise ProcessDied("redis-server exited (%s)" % self.proc.proc.returncode)
         try:
             return self.command("PING") == "PONG"
         except OSError:
@@ -411,15 +428,17 @@ class SlackReceiver:
             raise HarnessError("slackd messages: %s %r" % (st, body[:200]))
         return json.loads(body)
 
-    def wait_for(self, count, channel=None, timeout=30.0):
+    def wait_for(self, count, channel=None, timeout=30.0, watch=()):
         """Wait until at least `count` messages are recorded (in channel); returns them
-        all. Raises HarnessError (with what did arrive) on timeout."""
+        all. Raises HarnessError (with what did arrive) on timeout, or at once if one
+        of the `watch` processes (Consumer/Process objects) exits meanwhile."""
         deadline = time.monotonic() + timeout
         msgs = []
         while True:
             msgs = self.messages(channel)
             if len(msgs) >= count:
                 return msgs
+            check_alive(watch)
             if time.monotonic() > deadline:
                 raise HarnessError("slackd: %d message(s)%s after %.0fs, wanted %d: %s" % (
                     len(msgs), " in %s" % channel if channel else "", timeout, count,
@@ -587,7 +606,7 @@ class Consumer:
     def wait_healthy(self, timeout=START_TIMEOUT):
         def ok():
             if not self.proc.alive():
-                raise HarnessError("%s exited with %s" % (self.name, self.proc.proc.returncode))
+                check_alive([self.proc])
             try:
                 return http("GET", self.http + "/healthz", timeout=2)[0] == 200
             except OSError:
@@ -596,7 +615,8 @@ class Consumer:
 
     def wait_assigned(self, timeout=30.0):
         """Wait until the consumer has at least one partition assigned."""
-        return wait_until(lambda: self.metrics().sum("herald_partitions_assigned") > 0,
+        return wait_until(lambda: check_alive([self.proc]) or
+                          self.metrics().sum("herald_partitions_assigned") > 0,
                           timeout, interval=0.1, what="%s partitions assigned" % self.name)
 
     def metrics(self):
@@ -801,6 +821,7 @@ class HeraldTestCase(unittest.TestCase):
         uniq = "%s-%d-%d" % (self._testMethodName, os.getpid(), int(time.time() * 1000))
         self.group = "g-" + uniq
         self.prefix = "t%s:" % uniq
+        self._running = []
         self.slack.clear()
         self.broker = self.start_broker()
 
@@ -817,7 +838,22 @@ class HeraldTestCase(unittest.TestCase):
     def start_consumer(self, config=None, name="consumer", **kw):
         c = Consumer(self.logs, config or self.config(), name=name, **kw)
         self.addCleanup(c.stop)
+        self._running.append(c)
         return c
+
+    def wait_for(self, count, channel=None, timeout=30.0):
+        """slack.wait_for that fails at once when a consumer of this test dies."""
+        return self.slack.wait_for(count, channel, timeout,
+                                   watch=[c for c in self._running if c.proc.returncode is None])
+
+    def wait_until(self, pred, timeout, what="condition", interval=0.1):
+        """harness.wait_until that fails at once when a consumer of this test dies."""
+        watch = [c for c in self._running if c.proc.returncode is None]
+
+        def p():
+            check_alive(watch)
+            return pred()
+        return wait_until(p, timeout, interval=interval, what=what)
 
     def produce(self, docs=None, path=None, speed=0, extra=(), raw=False, expect_rc=0,
                 timeout=PRODUCER_TIMEOUT):
@@ -831,6 +867,7 @@ class HeraldTestCase(unittest.TestCase):
     def assert_quiet(self, count, channel=None, quiet=2.0):
         """Assert that exactly `count` messages are (and stay, for `quiet` s) recorded."""
         time.sleep(quiet)
+        check_alive([c for c in self._running if c.proc.returncode is None])
         msgs = self.slack.messages(channel)
         self.assertEqual(len(msgs), count, "expected exactly %d message(s)%s, got %d: %s" % (
             count, " in " + channel if channel else "", len(msgs),

@@ -22,7 +22,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import HeraldTestCase, payload_text, wait_until  # noqa: E402
+from harness import HeraldTestCase, payload_text  # noqa: E402
 
 import prowjob  # noqa: E402  (tools/, put on sys.path by harness)
 
@@ -92,8 +92,8 @@ class PipelineTest(HeraldTestCase):
         self.assertEqual(harness.producer_summary(out),
                          {"read": 2, "published": 2, "rejected": 0, "undelivered": 0}, out)
 
-        self.slack.wait_for(1, "releases", WAIT)
-        self.slack.wait_for(1, "ci", WAIT)
+        self.wait_for(1, "releases", WAIT)
+        self.wait_for(1, "ci", WAIT)
         self.assert_quiet(2)
         rel = self.slack.messages("releases")
         ci = self.slack.messages("ci")
@@ -141,13 +141,13 @@ class PipelineTest(HeraldTestCase):
                            base_ref="v1.0.%d" % i) for i in range(10)]
         c = self.start_consumer()
         self.produce(repeats)
-        first = self.slack.wait_for(1, "releases", WAIT)
-        wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= 10, WAIT,
+        first = self.wait_for(1, "releases", WAIT)
+        self.wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= 10, WAIT,
                    what="10 events consumed")
         self.assert_quiet(1)
         self.assertIsNone(suppressed_text(first[0]))
         self.assertIn("v1.0.0", payload_text(first[0]))
-        wait_until(lambda: c.metrics().sum("herald_events_suppressed_total",
+        self.wait_until(lambda: c.metrics().sum("herald_events_suppressed_total",
                                            reason="dedup") == 9, WAIT,
                    what="herald_events_suppressed_total{reason=dedup} == 9")
 
@@ -155,7 +155,7 @@ class PipelineTest(HeraldTestCase):
         late = failure("ec2-post-submit", "ec2-controller", t0 + 3600 + 60, seq=11,
                        base_ref="v1.0.11")
         self.produce([late])
-        msgs = self.slack.wait_for(2, "releases", WAIT)
+        msgs = self.wait_for(2, "releases", WAIT)
         msgs = self.assert_quiet(2)
         second = max(msgs, key=lambda m: m["seq"])
         self.assertIn("Suppressed 9", payload_text(second))
@@ -174,9 +174,9 @@ class PipelineTest(HeraldTestCase):
         sentinel = failure("sqs-controller-release-tag", "sqs-controller", t + 100, seq=9)
         c = self.start_consumer()
         self.produce(docs + [sentinel])
-        msgs = self.slack.wait_for(1, None, WAIT)
+        msgs = self.wait_for(1, None, WAIT)
         # The sentinel may overtake successes on other partitions: wait for all six.
-        wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= 6, WAIT,
+        self.wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= 6, WAIT,
                    what="6 events consumed")
         msgs = self.assert_quiet(1)
         self.assertIn("sqs-controller-release-tag", fallback(msgs[0]))
@@ -188,8 +188,8 @@ class PipelineTest(HeraldTestCase):
         sentinel = failure("ecr-post-submit", "ecr-controller", t + 60, seq=1)
         c = self.start_consumer()
         self.produce([quiet, sentinel])
-        self.slack.wait_for(1, None, WAIT)
-        wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= 2, WAIT,
+        self.wait_for(1, None, WAIT)
+        self.wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= 2, WAIT,
                    what="2 events consumed")
         msgs = self.assert_quiet(1)
         self.assertIn("ecr-post-submit", fallback(msgs[0]))
@@ -209,9 +209,9 @@ class PipelineTest(HeraldTestCase):
         rc, out, err = self.produce(raw, raw=True)
         valid = failure("lambda-post-submit", "lambda-controller", t + 60)
         self.produce([valid])
-        msgs = self.slack.wait_for(1, None, WAIT)
+        msgs = self.wait_for(1, None, WAIT)
         self.assertIn("lambda-post-submit", fallback(msgs[0]))
-        wait_until(lambda: c.metrics().sum("herald_events_rejected_total") >= 2, WAIT,
+        self.wait_until(lambda: c.metrics().sum("herald_events_rejected_total") >= 2, WAIT,
                    what="herald_events_rejected_total == 2")
         self.assert_quiet(1)
         mt = c.metrics()
@@ -243,7 +243,7 @@ class PipelineTest(HeraldTestCase):
         self.assertTrue(any(re.search(r"(line\s*4\b|:4:)", l) for l in errlines), err)
         self.assertTrue(any("job" in l for l in errlines if re.search(r"(line\s*2\b|:2:)", l)),
                         "the error for line 2 should say what is wrong (spec.job): " + err)
-        msgs = self.slack.wait_for(2, "releases", WAIT)
+        msgs = self.wait_for(2, "releases", WAIT)
         msgs = self.assert_quiet(2)
         jobs = sorted(fields_of(m).get("job") for m in msgs)
         self.assertEqual(jobs, ["acm-post-submit", "kms-post-submit"])
@@ -278,13 +278,13 @@ class PipelineTest(HeraldTestCase):
             a1 = c1.metrics().sum("herald_partitions_assigned")
             a2 = c2.metrics().sum("herald_partitions_assigned")
             return (a1, a2) if a1 > 0 and a2 > 0 and a1 + a2 == 4 else None
-        a1, a2 = wait_until(both_assigned, 45, interval=0.2,
+        a1, a2 = self.wait_until(both_assigned, 45, interval=0.2,
                             what="both consumers to hold partitions (4 in all)")
         self.assertGreater(a1, 0)
         self.assertGreater(a2, 0)
 
         self.produce(docs)
-        self.slack.wait_for(40, None, 45)
+        self.wait_for(40, None, 45)
         msgs = self.assert_quiet(40)
         keys = [(fields_of(m).get("repository"), fields_of(m).get("job")) for m in msgs]
         dups = [k for k, n in collections.Counter(keys).items() if n > 1]
@@ -309,7 +309,7 @@ class PipelineTest(HeraldTestCase):
                       description="<@U024BE7LH> & <https://evil.example|click here>")
         self.start_consumer()
         self.produce([doc])
-        msgs = self.slack.wait_for(1, None, WAIT)
+        msgs = self.wait_for(1, None, WAIT)
         msgs = self.assert_quiet(1)
         text = payload_text(msgs[0])
         self.assertIn("&lt;!channel&gt;", text)
@@ -333,7 +333,7 @@ class PipelineTest(HeraldTestCase):
         start = time.monotonic()
         rc, out, err = self.produce(docs, speed=60)
         took = time.monotonic() - start
-        msgs = self.slack.wait_for(4, "releases", WAIT)
+        msgs = self.wait_for(4, "releases", WAIT)
         msgs = self.assert_quiet(4, quiet=1.5)
         self.assertGreaterEqual(took, 2.4, "producer finished too fast for 180 s at 60x")
         recv = sorted(m["received_ms"] for m in msgs)
@@ -391,7 +391,7 @@ class PipelineTest(HeraldTestCase):
         c.wait_assigned(WAIT)
         rc, out, err = harness.run_producer(self.logs, broker.bootstrap, docs=docs, speed=speed)
         self.assertEqual(rc, 0, "producer (%s): %s %s" % (tag, out, err))
-        wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= len(docs), WAIT,
+        self.wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= len(docs), WAIT,
                    what="%d events consumed (%s)" % (len(docs), tag))
         time.sleep(2.0)  # let deliveries finish
         msgs = self.slack.messages()
