@@ -560,9 +560,10 @@ static void parse_receivers(struct cfgp *p, const yaml_node_t *n)
         r->name = dup(p, name);
         r->channel = ch ? dup(p, ch) : NULL;
         if (!type || strcmp(type, "webhook") == 0) {
+            int before = p->nerr;
             r->type = RECEIVER_WEBHOOK;
             r->url = get_secret(p, e, "url", path);
-            if (!r->url && p->nerr == 0)
+            if (!r->url && p->nerr == before) /* get_secret said nothing yet */
                 cerr(p, e, "%surl: a webhook receiver needs url, url_env or url_file", path);
         } else if (strcmp(type, "webapi") == 0) {
             r->type = RECEIVER_WEBAPI;

@@ -202,6 +202,7 @@ int event_from_prowjob(struct event *ev, const cJSON *pj, int64_t observed_ms,
     const cJSON *meta, *spec, *status, *refs, *rc, *rep;
     char idbuf[512];
 
+    errstr[0] = '\0';
     event_init(ev);
     if (!cJSON_IsObject(pj)) {
         snprintf(errstr, errstr_size, "not a JSON object");
@@ -437,7 +438,7 @@ int event_from_json(struct event *ev, const char *data, size_t len, char *errstr
         goto out;
     }
     it = cJSON_GetObjectItemCaseSensitive(o, "schema");
-    if (!cJSON_IsNumber(it) || it->valueint != EVENT_SCHEMA_VERSION) {
+    if (!cJSON_IsNumber(it) || it->valuedouble != EVENT_SCHEMA_VERSION) {
         snprintf(errstr, errstr_size, "schema: missing or unsupported (want %d)",
                  EVENT_SCHEMA_VERSION);
         goto out;

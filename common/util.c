@@ -81,7 +81,10 @@ int util_parse_time(const char *s, int64_t *out_ms)
     if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
         digits(&p, 2, &sec))
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 ||
+        mi > 59 || sec > 60)
         return -1;
     if (*p == '.') {
         int n = 0;
@@ -156,7 +159,7 @@ int util_parse_duration(const char *s, int64_t *out_ms)
         char *end;
         errno = 0;
         double v = strtod(p, &end);
-        if (end == p || errno || v < 0)
+        if (end == p || errno || !(v >= 0) || (!isdigit((unsigned char)*p) && *p != '.'))
             return -1;
         p = end;
         double unit;

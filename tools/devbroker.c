@@ -83,19 +83,14 @@ static void usage(FILE *out)
             "herald.dead-letter:1. Prints BOOTSTRAP=... (and CONTROL=...) on stdout.\n");
 }
 
-/* Parse the whole of s as an integer in [min, max]; 0 or -1. */
+/* Parse the whole of s as an integer in [min, max] (util_parse_int); 0 or -1. */
 static int parse_num(const char *s, long min, long max, long *out)
 {
-    char *end = NULL;
-    long v;
+    long long v;
 
-    if (s == NULL || *s == '\0')
+    if (util_parse_int(s, min, max, &v) != 0)
         return -1;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 
@@ -587,7 +582,10 @@ int main(int argc, char **argv)
 
     rc = parse_args(argc, argv, &conf);
     if (rc != 0) {
-        usage(rc > 0 ? stdout : stderr);
+        if (rc > 0)
+            usage(stdout);
+        else
+            fputs("herald-devbroker: try --help\n", stderr);
         return rc > 0 ? 0 : 2;
     }
     log_init("herald-devbroker", LOG_INFO, LOG_TEXT);

@@ -50,6 +50,8 @@ struct slackd_conf {
     const char *token;  /* NULL = no auth check */
     const char *record; /* NDJSON file or NULL */
     size_t max_body;    /* bytes */
+    bool any_addr;      /* --listen 0.0.0.0:PORT (needs --allow-remote) */
+    bool allow_remote;  /* containers: the compose stack's slack-sim profile */
 };
 
 struct fault_rule {
@@ -712,10 +714,12 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: herald-slackd [--listen 127.0.0.1:PORT] [--token TOKEN]\n"
                  "                     [--record FILE] [--max-body BYTES]\n"
+                 "                     [--allow-remote --listen 0.0.0.0:PORT]\n"
                  "\n"
                  "A Slack-compatible receiver for tests: POST /hooks/<channel>,\n"
                  "POST /api/chat.postMessage; /_control/{messages,faults,stats}.\n"
-                 "Loopback only. Prints LISTEN=127.0.0.1:<port> on stdout.\n");
+                 "Loopback only unless --allow-remote (containers). Prints\n"
+                 "LISTEN=<addr>:<port> on stdout.\n");
 }
 
 /* Fill conf from argv. Returns 0, 1 for --help, or -1 after printing the error. */
@@ -730,6 +734,11 @@ static int parse_args(int argc, char **argv, struct slackd_conf *conf)
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
             return 1;
+        if (strcmp(a, "--allow-remote") == 0) {
+            conf->allow_remote = true;
+            i--; /* a flag without a value */
+            continue;
+        }
         if (strcmp(a, "--listen") != 0 && strcmp(a, "--token") != 0 &&
             strcmp(a, "--record") != 0 && strcmp(a, "--max-body") != 0) {
             fprintf(stderr, "herald-slackd: unknown argument '%s'\n", a);
@@ -740,7 +749,9 @@ static int parse_args(int argc, char **argv, struct slackd_conf *conf)
             return -1;
         }
         if (strcmp(a, "--listen") == 0) {
-            if (colon == NULL || colon - v != 9 || strncmp(v, "127.0.0.1", 9) != 0 ||
+            conf->any_addr = colon && colon - v == 7 && strncmp(v, "0.0.0.0", 7) == 0;
+            if (colon == NULL ||
+                (!conf->any_addr && (colon - v != 9 || strncmp(v, "127.0.0.1", 9) != 0)) ||
                 util_parse_int(colon + 1, 0, 65535, &n) != 0) {
                 fprintf(stderr,
                         "herald-slackd: --listen '%s': want 127.0.0.1:PORT (loopback "
@@ -766,6 +777,11 @@ static int parse_args(int argc, char **argv, struct slackd_conf *conf)
             conf->max_body = (size_t)n;
         }
     }
+    if (conf->any_addr && !conf->allow_remote) {
+        fprintf(stderr, "herald-slackd: --listen 0.0.0.0 needs --allow-remote (this is a "
+                        "test double; it records everything it is sent)\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -777,7 +793,7 @@ static struct MHD_Daemon *http_start(struct slackd *sd, uint16_t port, uint16_t 
     struct MHD_Daemon *d;
 
     sin.sin_port = htons(port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_addr.s_addr = htonl(sd->conf->any_addr ? INADDR_ANY : INADDR_LOOPBACK);
     d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                              MHD_USE_ERROR_LOG,
                          port, NULL, NULL, on_request, sd, MHD_OPTION_SOCK_ADDR, &sin,
@@ -806,7 +822,10 @@ int main(int argc, char **argv)
     int rc, ret = 1;
 
     if ((rc = parse_args(argc, argv, &conf)) != 0) {
-        usage(rc > 0 ? stdout : stderr);
+        if (rc > 0)
+            usage(stdout);
+        else
+            fputs("herald-slackd: try --help\n", stderr);
         return rc > 0 ? 0 : 2;
     }
     log_init("herald-slackd", LOG_INFO, LOG_TEXT);
@@ -836,7 +855,7 @@ int main(int argc, char **argv)
         log_error("could not listen on 127.0.0.1:%u", (unsigned)conf.port);
         goto out;
     }
-    printf("LISTEN=127.0.0.1:%u\n", (unsigned)port);
+    printf("LISTEN=%s:%u\n", conf.any_addr ? "0.0.0.0" : "127.0.0.1", (unsigned)port);
     if (fflush(stdout) != 0) {
         log_error("cannot write to stdout");
         goto out;
