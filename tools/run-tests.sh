@@ -75,6 +75,9 @@ for t in "$BUILD"/tests/test_*; do
     cat "$out"
     p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
     f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "run-tests.sh: $name hit its time limit (UNIT_TIMEOUT=${UNIT_TIMEOUT}s)" >&2
+    fi
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         # Crashed, timed out or failed without cmocka's summary: count it once.
         echo "run-tests.sh: $name exited with status $rc without a failure count" >&2
@@ -107,6 +110,9 @@ if [ "$unit_only" -eq 0 ]; then
     skipped=$(count skipped)
     ep=$((ran - ef - skipped))
     [ "$ep" -ge 0 ] || ep=0
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "run-tests.sh: the e2e suite hit its time limit (E2E_TIMEOUT=${E2E_TIMEOUT}s)" >&2
+    fi
     if [ "$rc" -ne 0 ] && [ "$ef" -eq 0 ]; then
         echo "run-tests.sh: the e2e suite exited with status $rc without a failure count" >&2
         ef=1

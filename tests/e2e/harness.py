@@ -12,6 +12,7 @@ $TMPDIR; when a test fails the tail of every log is printed and the directory is
 otherwise it is removed.
 """
 
+import atexit
 import json
 import os
 import re
@@ -39,6 +40,7 @@ LOG_TAIL_LINES = 40
 START_TIMEOUT = 20.0  # seconds for any server to become ready
 STOP_TIMEOUT = 10.0   # seconds between SIGTERM and SIGKILL
 PRODUCER_TIMEOUT = 90.0
+KEEP_LOGS = os.environ.get("HERALD_E2E_KEEP", "") not in ("", "0")  # keep logs on success
 
 
 class HarnessError(Exception):
@@ -153,10 +155,41 @@ class LogDir:
         out.flush()
 
     def remove(self):
+        if KEEP_LOGS:
+            sys.stderr.write("[harness] logs kept in %s (HERALD_E2E_KEEP)\n" % self.path)
+            return
         shutil.rmtree(self.path, ignore_errors=True)
 
 
 # ---- processes ----------------------------------------------------------------------
+
+# Every process group still running, so that nothing outlives the test run even when
+# the interpreter is interrupted (Ctrl-C, or SIGTERM from a time limit) before the
+# unittest cleanups can run.
+_LIVE = {}
+
+
+def _kill_all_live():
+    for pid in list(_LIVE):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _LIVE.pop(pid, None)
+
+
+def _on_sigterm(signum, frame):
+    # unittest records SystemExit as a test error and goes on with the next test;
+    # KeyboardInterrupt ends the run (and atexit kills whatever was started since).
+    _kill_all_live()
+    sys.stderr.write("\n[harness] signal %d: stopped every process, ending the run\n" % signum)
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+atexit.register(_kill_all_live)
+if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
 
 class Process:
     """A child process in its own process group, stdout/stderr to files in a LogDir."""
@@ -183,6 +216,7 @@ class Process:
             raise
         self.pid = self.proc.pid
         self.returncode = None
+        _LIVE[self.pid] = self
 
     def alive(self):
         return self.proc.poll() is None
@@ -248,6 +282,7 @@ class Process:
             except subprocess.TimeoutExpired:
                 pass
             self.returncode = self.proc.returncode
+            _LIVE.pop(self.pid, None)
             for f in (self._out, self._err):
                 try:
                     f.close()
@@ -588,17 +623,27 @@ class Consumer:
         self.name = name
         self.config = config
         http_cfg = config.setdefault("http", {})
-        if not http_cfg.get("listen"):
-            http_cfg["listen"] = "127.0.0.1:%d" % free_port()
-        self.http = "http://" + http_cfg["listen"]
-        self.config_path = logdir.file(name + ".yaml")
-        with open(self.config_path, "w") as f:
-            f.write(to_yaml(config))
-        self.proc = Process(name, [binary("herald-consumer"), "-c", self.config_path,
-                                   "--name", name], logdir, env=env)
-        if wait_ready:
+        fixed_port = bool(http_cfg.get("listen"))
+        for attempt in range(3):
+            if not fixed_port:
+                http_cfg["listen"] = "127.0.0.1:%d" % free_port()
+            self.http = "http://" + http_cfg["listen"]
+            self.config_path = logdir.file(name + ".yaml")
+            with open(self.config_path, "w") as f:
+                f.write(to_yaml(config))
+            self.proc = Process(name, [binary("herald-consumer"), "-c", self.config_path,
+                                       "--name", name], logdir, env=env)
+            if not wait_ready:
+                return
             try:
                 self.wait_healthy()
+                return
+            except ProcessDied:
+                self.proc.stop()
+                # The free port may have been taken between free_port() and bind().
+                err = self.proc.stderr_text().lower()
+                if fixed_port or attempt == 2 or "in use" not in err:
+                    raise
             except Exception:
                 self.proc.stop()
                 raise
@@ -720,6 +765,7 @@ def run_producer(logdir, brokers, docs=None, path=None, speed=0, extra=(), topic
         err.flush()
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                              start_new_session=True)
+        _LIVE[p.pid] = p
         try:
             rc = p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -736,6 +782,7 @@ def run_producer(logdir, brokers, docs=None, path=None, speed=0, extra=(), topic
                 except ProcessLookupError:
                     pass
                 p.wait()
+            _LIVE.pop(p.pid, None)
     with open(out_path, "rb") as f:
         stdout = f.read().decode("utf-8", "replace")
     with open(err_path, "rb") as f:
