@@ -113,6 +113,17 @@ def report(slack, events, ports, timeout=120):
     msgs = json.loads(get(f'{slack}/_control/messages'))
     print('\n== what Slack received, by channel')
     by_channel = show_messages(msgs)
+    critical = [m for m in msgs if '[critical]' in m['payload'].get('text', '')]
+    if critical:
+        m = critical[0]
+        print(f"\n== one message in full (#{m['channel']}; Block Kit fields as Slack shows them)")
+        for t in block_texts(m['payload']):
+            t = unescape(t)
+            label = re.match(r'^\*([^*]+)\*\n(.*)$', t, re.S)
+            if label:
+                print(f'   {label.group(1) + ":":<14}{label.group(2)}')
+            else:
+                print(f'   {t}')
 
     per = [metrics(p) for p in ports]
     allm = [x for s in per for x in s]
