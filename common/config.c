@@ -662,8 +662,9 @@ static void parse_routes(struct cfgp *p, const yaml_node_t *n)
 
 static void parse_delivery(struct cfgp *p, const yaml_node_t *m)
 {
-    static const char *const keys[] = {"timeout",     "max_attempts",  "backoff", "backoff_max",
-                                       "give_up_after", "retry_after_max", "parallel", NULL};
+    static const char *const keys[] = {"timeout",       "max_attempts",    "backoff",
+                                       "backoff_max",   "give_up_after",   "retry_after_max",
+                                       "parallel",      "fallback_receiver", NULL};
     struct deliver_opts *d = &p->c->delivery;
 
     check_keys(p, m, "delivery.", keys);
@@ -674,6 +675,10 @@ static void parse_delivery(struct cfgp *p, const yaml_node_t *m)
     get_duration(p, m, "give_up_after", "delivery.", 10, &d->give_up_ms);
     get_duration(p, m, "retry_after_max", "delivery.", 0, &d->retry_after_max_ms);
     get_int(p, m, "parallel", "delivery.", 1, 256, &d->max_parallel);
+    const char *fb = get_scalar(p, m, "fallback_receiver", "delivery.");
+    if (fb && (p->c->fallback_receiver = config_receiver_index(p->c, fb)) < 0)
+        cerr(p, mget(p, m, "fallback_receiver"),
+             "delivery.fallback_receiver: no receiver named \"%s\"", fb);
 }
 
 static void set_defaults(struct config *c)
@@ -699,6 +704,7 @@ static void set_defaults(struct config *c)
     c->alert_states.n = 2;
     c->classify = *classify_default();
     c->default_receiver = -1;
+    c->fallback_receiver = -1;
     deliver_opts_default(&c->delivery);
     c->http_listen = "127.0.0.1:9464";
 }

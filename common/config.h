@@ -90,7 +90,8 @@ struct config {
     size_t nreceivers;
     struct route *routes;
     size_t nroutes;
-    long default_receiver; /* index, or -1 */
+    long default_receiver;  /* index, or -1 */
+    long fallback_receiver; /* index, or -1: gets what a receiver refused for good */
 
     struct deliver_opts delivery;
     const char *http_listen; /* "" = off */

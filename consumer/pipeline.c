@@ -102,98 +102,146 @@ static int fingerprint(const struct consumer *c, const struct facts *f, struct d
 struct outgoing {
     size_t work;      /* index of the work item */
     size_t dreq;      /* its dedup request */
-    size_t first, n;  /* its deliveries */
 };
 
-/* Deliver the alerts of a batch, confirm the delivered ones, count everything. */
+/* Count one delivery Slack accepted, with its latencies. */
+static void count_sent(struct consumer *c, const struct work *wi, const struct delivery *d,
+                       int64_t suppressed)
+{
+    char labels[256] = "";
+    const size_t nb = sizeof(latency_bounds) / sizeof(latency_bounds[0]);
+
+    count(c, "herald_alerts_sent_total", "Alerts Slack accepted.", "receiver", d->rcv->name,
+          "tier", tier_name(wi->tier));
+    if (wi->ev.completion_ms) {
+        metrics_labels_add(labels, sizeof(labels), "tier", tier_name(wi->tier));
+        metrics_histogram_observe(c->metrics, "herald_detection_latency_seconds",
+                                  "Job completion to Slack accepting the alert (MTTD).",
+                                  latency_bounds, nb,
+                                  (double)(d->done_ms - wi->ev.completion_ms) / 1000.0, labels);
+    }
+    metrics_histogram_observe(c->metrics, "herald_pipeline_latency_seconds",
+                              "Producer reading the event to Slack accepting the alert.",
+                              latency_bounds, nb,
+                              (double)(d->done_ms - wi->ev.observed_ms) / 1000.0, "");
+    log_info("alert %s -> %s (%s, suppressed %" PRId64 ")", wi->ev.id, d->rcv->name,
+             tier_name(wi->tier), suppressed);
+}
+
+/* Count, log and dead-letter one delivery Slack did not accept. */
+static void count_failed(struct consumer *c, const struct work *wi, const struct delivery *d)
+{
+    char why[256];
+
+    count(c, "herald_delivery_failures_total", "Alerts Slack did not accept.", "receiver",
+          d->rcv->name, "reason", d->reason[0] ? d->reason : "unknown");
+    log_error("alert %s -> %s failed after %d attempts: %s", wi->ev.id, d->rcv->name,
+              d->attempts, d->reason);
+    /* Never silently dropped: the alert as it would have been posted, with the
+     * receiver's name (not its URL) and the reason. */
+    snprintf(why, sizeof(why), "receiver %s: %s", d->rcv->name, d->reason);
+    consumer_dlq(c, "undeliverable", why, wi->ev.id, wi->ev.id, strlen(wi->ev.id), d->body,
+                 strlen(d->body));
+}
+
+/* Deliver the alerts of a batch; an alert a receiver refused for good goes to the
+ * fallback receiver (delivery.fallback_receiver) with a note saying why. Confirm in
+ * Redis the alerts that reached every receiver (or its fallback); count everything. */
 static void deliver_alerts(struct consumer *c, struct work *w, struct dedup_req *reqs,
                            struct outgoing *out, size_t nout)
 {
     const struct config *cfg = c->cfg;
+    const struct receiver *fallback =
+        cfg->fallback_receiver >= 0 ? &cfg->receivers[cfg->fallback_receiver] : NULL;
     struct delivery *dl = NULL;
-    char **bodies = NULL;
-    size_t *confirm = NULL, ndl = 0, nconf = 0;
+    struct alert *alerts = NULL;
+    char **bodies = NULL, **notes = NULL;
+    size_t *confirm = NULL, *owner = NULL, *fb_of = NULL, cap, k = 0, nprim, nconf = 0;
+    size_t rcv[PIPELINE_MAX_RECEIVERS];
 
-    ndl = nout * PIPELINE_MAX_RECEIVERS; /* capacity: each alert's receivers */
-    dl = calloc(ndl ? ndl : 1, sizeof(*dl));
-    bodies = calloc(ndl ? ndl : 1, sizeof(*bodies));
-    confirm = calloc(nout ? nout : 1, sizeof(*confirm));
-    if (!dl || !bodies || !confirm) {
+    cap = 2 * nout * PIPELINE_MAX_RECEIVERS; /* each alert's receivers, and fallbacks */
+    dl = calloc(cap, sizeof(*dl));
+    bodies = calloc(cap, sizeof(*bodies));
+    notes = calloc(cap, sizeof(*notes));
+    owner = calloc(cap, sizeof(*owner));
+    fb_of = calloc(cap, sizeof(*fb_of));
+    alerts = calloc(nout, sizeof(*alerts));
+    confirm = calloc(nout, sizeof(*confirm));
+    if (!dl || !bodies || !notes || !owner || !fb_of || !alerts || !confirm) {
         log_error("out of memory delivering %zu alerts", nout);
         goto out;
     }
-    size_t k = 0;
-    size_t rcv[PIPELINE_MAX_RECEIVERS];
     for (size_t i = 0; i < nout; i++) {
         struct work *wi = &w[out[i].work];
         struct dedup_req *r = &reqs[out[i].dreq];
         struct facts f = {&wi->ev, wi->service, wi->stage, wi->tier};
-        struct alert a = {.kind = ALERT_FAILURE,
-                          .ev = &wi->ev,
-                          .service = wi->service,
-                          .stage = wi->stage,
-                          .tier = wi->tier,
-                          .suppressed = r->suppressed,
-                          .suppressed_since_ms = r->since_ms};
+        alerts[i] = (struct alert){.kind = ALERT_FAILURE,
+                                   .ev = &wi->ev,
+                                   .service = wi->service,
+                                   .stage = wi->stage,
+                                   .tier = wi->tier,
+                                   .suppressed = r->suppressed,
+                                   .suppressed_since_ms = r->since_ms};
         size_t nr = router_route(cfg, &f, rcv, PIPELINE_MAX_RECEIVERS, NULL);
-        out[i].first = k;
-        out[i].n = 0;
         for (size_t j = 0; j < nr; j++) {
-            bodies[k] = slack_format(&a, &cfg->receivers[rcv[j]], NULL);
-            if (!bodies[k]) {
+            if (!(bodies[k] = slack_format(&alerts[i], &cfg->receivers[rcv[j]], NULL))) {
                 log_error("cannot format the alert for %s", wi->ev.id);
                 continue;
             }
             dl[k].rcv = &cfg->receivers[rcv[j]];
             dl[k].body = bodies[k];
-            k++;
-            out[i].n++;
+            owner[k++] = i;
         }
     }
-    ndl = k;
+    nprim = k;
     /* In-flight deliveries finish even during shutdown (bounded by give_up_after). */
-    deliverer_run(c->deliverer, dl, ndl, NULL);
-    for (size_t i = 0; i < nout; i++) {
-        struct work *wi = &w[out[i].work];
-        bool all_ok = out[i].n > 0;
-        for (size_t j = out[i].first; j < out[i].first + out[i].n; j++) {
-            if (dl[j].status == DELIVER_OK) {
-                count(c, "herald_alerts_sent_total", "Alerts Slack accepted.", "receiver",
-                      dl[j].rcv->name, "tier", tier_name(wi->tier));
-                if (wi->ev.completion_ms) {
-                    char labels[256] = "";
-                    metrics_labels_add(labels, sizeof(labels), "tier", tier_name(wi->tier));
-                    metrics_histogram_observe(
-                        c->metrics, "herald_detection_latency_seconds",
-                        "Job completion to Slack accepting the alert (MTTD).", latency_bounds,
-                        sizeof(latency_bounds) / sizeof(latency_bounds[0]),
-                        (double)(dl[j].done_ms - wi->ev.completion_ms) / 1000.0, labels);
-                }
-                metrics_histogram_observe(
-                    c->metrics, "herald_pipeline_latency_seconds",
-                    "Producer reading the event to Slack accepting the alert.", latency_bounds,
-                    sizeof(latency_bounds) / sizeof(latency_bounds[0]),
-                    (double)(dl[j].done_ms - wi->ev.observed_ms) / 1000.0, "");
-                log_info("alert %s -> %s (%s, suppressed %" PRId64 ")", wi->ev.id,
-                         dl[j].rcv->name, tier_name(wi->tier), reqs[out[i].dreq].suppressed);
-            } else {
-                all_ok = false;
-                count(c, "herald_delivery_failures_total", "Alerts Slack did not accept.",
-                      "receiver", dl[j].rcv->name, "reason",
-                      dl[j].reason[0] ? dl[j].reason : "unknown");
-                log_error("alert %s -> %s failed after %d attempts: %s", wi->ev.id,
-                          dl[j].rcv->name, dl[j].attempts, dl[j].reason);
-                /* Never silently dropped: the alert as it would have been posted,
-                 * with the receiver's name (not its URL) and the reason. */
-                char why[256];
-                snprintf(why, sizeof(why), "receiver %s: %s", dl[j].rcv->name, dl[j].reason);
-                consumer_dlq(c, "undeliverable", why, wi->ev.id, wi->ev.id, strlen(wi->ev.id),
-                             dl[j].body, strlen(dl[j].body));
-            }
-        }
-        if (all_ok)
-            confirm[nconf++] = out[i].dreq;
+    deliverer_run(c->deliverer, dl, nprim, NULL);
+    for (size_t j = 0; fallback && j < nprim; j++) {
+        if (dl[j].status == DELIVER_OK || dl[j].rcv == fallback)
+            continue;
+        char note[256];
+        snprintf(note, sizeof(note), "Sent to %s because %s refused it: %s", fallback->name,
+                 dl[j].rcv->name, dl[j].reason);
+        struct alert a = alerts[owner[j]];
+        a.extra = notes[k] = slack_escape(note);
+        if (!notes[k] || !(bodies[k] = slack_format(&a, fallback, NULL)))
+            continue;
+        dl[k].rcv = fallback;
+        dl[k].body = bodies[k];
+        owner[k] = owner[j];
+        fb_of[k++] = j;
     }
+    if (k > nprim)
+        deliverer_run(c->deliverer, dl + nprim, k - nprim, NULL);
+
+    bool *ok = calloc(nout, sizeof(*ok)), *bad = calloc(nout, sizeof(*bad));
+    bool *rescued = calloc(nprim ? nprim : 1, sizeof(*rescued));
+    if (!ok || !bad || !rescued) {
+        free(ok);
+        free(bad);
+        free(rescued);
+        goto out;
+    }
+    for (size_t j = nprim; j < k; j++)
+        if (dl[j].status == DELIVER_OK)
+            rescued[fb_of[j]] = true;
+    for (size_t j = 0; j < k; j++) {
+        struct work *wi = &w[out[owner[j]].work];
+        if (dl[j].status == DELIVER_OK) {
+            ok[owner[j]] = true;
+            count_sent(c, wi, &dl[j], alerts[owner[j]].suppressed);
+        } else {
+            count_failed(c, wi, &dl[j]);
+            if (j >= nprim || !rescued[j])
+                bad[owner[j]] = true;
+        }
+    }
+    for (size_t i = 0; i < nout; i++)
+        if (ok[i] && !bad[i])
+            confirm[nconf++] = out[i].dreq;
+    free(ok);
+    free(bad);
+    free(rescued);
     char err[256];
     if (dedup_confirm(&c->redis, reqs, confirm, nconf, err, sizeof(err)) < 0) {
         log_warn("could not confirm %zu deliveries in Redis (%s): a redelivery of these "
@@ -202,9 +250,15 @@ static void deliver_alerts(struct consumer *c, struct work *w, struct dedup_req 
               "confirm", NULL, NULL);
     }
 out:
-    for (size_t i = 0; i < ndl; i++)
+    for (size_t i = 0; bodies && notes && i < k; i++) {
         free(bodies[i]);
+        free(notes[i]);
+    }
     free(bodies);
+    free(notes);
+    free(owner);
+    free(fb_of);
+    free(alerts);
     free(dl);
     free(confirm);
 }

@@ -139,3 +139,29 @@ class OpsTest(HeraldTestCase):
         self.assertNotIn(secret, logs)
         self.assertEqual(c.metrics().sum("herald_dead_lettered_total", reason="undeliverable"),
                          1)
+
+    def test_permanent_refusal_goes_to_fallback_and_dead_letter(self):
+        cfg = self.config()
+        cfg["receivers"].append({"name": "fallback", "type": "webhook", "channel": "#fallback",
+                                 "url": self.slack.hook_url("fallback")})
+        cfg["delivery"]["fallback_receiver"] = "fallback"
+        self.slack.set_fault(channel="ci", status=404, error="channel_not_found", count=5)
+        c = self.start_consumer(cfg)
+        c.wait_assigned()
+        t = int(time.time()) - 600
+        self.produce([run("label-sync", "community", t, type="periodic"),
+                      run("s3-post-submit", "s3-controller", t + 5, seq=1)])
+        fb = self.wait_for(1, "fallback")
+        self.wait_for(1, "releases")       # the healthy route is unaffected
+        text = harness.payload_text(fb[0])
+        self.assertIn("label-sync", text)
+        self.assertIn("Sent to fallback because ci refused it: channel_not_found", text)
+        self.wait_until(lambda: c.metrics().sum("herald_dead_lettered_total") >= 1, 10,
+                        what="dead-lettered")
+        m = c.metrics()
+        self.assertEqual(m.sum("herald_delivery_failures_total", receiver="ci",
+                               reason="channel_not_found"), 1)
+        self.assertEqual(m.sum("herald_dead_lettered_total", reason="undeliverable"), 1)
+        self.assertEqual(m.sum("herald_alerts_sent_total", receiver="fallback"), 1)
+        self.assertEqual(m.sum("herald_alerts_sent_total", receiver="releases"), 1)
+        self.assertEqual(len(self.slack.messages("ci")), 0)
