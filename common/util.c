@@ -12,6 +12,25 @@
 #include <time.h>
 #include <unistd.h>
 
+void util_stop_signals(void (*handler)(int), sigset_t *old_mask)
+{
+    struct sigaction sa;
+    sigset_t block;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (old_mask) {
+        sigemptyset(&block);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGINT);
+        sigprocmask(SIG_BLOCK, &block, old_mask);
+    }
+}
+
 int64_t util_now_ms(void)
 {
     struct timespec ts;

@@ -3,9 +3,16 @@
 #ifndef HERALD_UTIL_H
 #define HERALD_UTIL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Install `handler` for SIGTERM and SIGINT and ignore SIGPIPE. If old_mask is not
+ * NULL, also block SIGTERM and SIGINT in the calling thread (threads started later
+ * inherit it) and store the previous mask there, for a main loop in sigsuspend() that
+ * cannot miss the signal. Call once from main() before starting threads. */
+void util_stop_signals(void (*handler)(int), sigset_t *old_mask);
 
 /* Wall-clock time in ms since the epoch; monotonic time in ms (for timeouts). */
 int64_t util_now_ms(void);

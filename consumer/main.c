@@ -17,6 +17,7 @@
 #include "consumer.h"
 #include "log.h"
 #include "metrics.h"
+#include "util.h"
 
 static volatile int stop_flag = 0; /* set only by the signal handler */
 
@@ -96,12 +97,7 @@ int main(int argc, char **argv)
         name = defname;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    util_stop_signals(on_signal, NULL);
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("curl_global_init failed");

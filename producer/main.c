@@ -260,11 +260,7 @@ int main(int argc, char **argv)
         goto out;
     conf = NULL; /* owned by rk now */
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    util_stop_signals(on_signal, NULL);
 
     if (optind == argc) {
         run_file(rk, topic, "-", raw, speed, &c, &first_ms, &start_mono);

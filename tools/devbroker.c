@@ -570,8 +570,7 @@ int main(int argc, char **argv)
 {
     static struct devbroker_conf conf;
     struct devbroker_ctx ctx;
-    struct sigaction sa;
-    sigset_t block, old;
+    sigset_t old;
     rd_kafka_conf_t *kconf = NULL;
     rd_kafka_t *rk = NULL;
     rd_kafka_mock_cluster_t *mc = NULL;
@@ -592,16 +591,7 @@ int main(int argc, char **argv)
 
     /* Signals are blocked everywhere (threads inherit the mask) and taken only in
      * sigsuspend() below, so the stop flag cannot be missed. */
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &old);
+    util_stop_signals(on_signal, &old);
 
     kconf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(kconf, "log_level", "4", errstr, sizeof(errstr)) !=

@@ -814,8 +814,7 @@ int main(int argc, char **argv)
 {
     static struct slackd_conf conf;
     static struct slackd sd;
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigset_t block, old;
+    sigset_t old;
     struct MHD_Daemon *d = NULL;
     char eb[128];
     uint16_t port = 0;
@@ -832,14 +831,7 @@ int main(int argc, char **argv)
 
     /* Block the stop signals in every thread (MHD's inherit the mask); main takes
      * them in sigsuspend(), so the flag cannot be missed. */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &old);
+    util_stop_signals(on_signal, &old);
 
     sd.conf = &conf;
     pthread_mutex_init(&sd.mu, NULL); /* default attributes: cannot fail on Linux */
