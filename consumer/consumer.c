@@ -102,16 +102,36 @@ static void on_dlq_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
     }
 }
 
+/* true for the kafka.properties the dead-letter producer shares with the consumer:
+ * how to reach and authenticate to the brokers, not consumer behaviour. */
+static bool is_connection_prop(const char *key)
+{
+    static const char *const prefixes[] = {"security.", "sasl.", "ssl.", "socket.",
+                                           "broker.", "client.dns", "api.version",
+                                           "metadata.", "reconnect.", "debug"};
+
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
 /* The dead-letter producer: idempotent, same brokers and security properties. */
 static rd_kafka_t *dlq_new(struct consumer *c, char *errstr, size_t errstr_size)
 {
     const struct config *cfg = c->cfg;
-    rd_kafka_conf_t *conf = kafka_conf_new(cfg->brokers, cfg->kafka_props,
-                                           cfg->nkafka_props, errstr, errstr_size);
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg->brokers, NULL, 0, errstr, errstr_size);
     rd_kafka_t *rk;
 
     if (!conf)
         return NULL;
+    for (size_t i = 0; i < cfg->nkafka_props; i++)
+        if (is_connection_prop(cfg->kafka_props[i].key) &&
+            kafka_conf_set(conf, cfg->kafka_props[i].key, cfg->kafka_props[i].value, errstr,
+                           errstr_size) < 0) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
     if (kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size) < 0 ||
         kafka_conf_set(conf, "linger.ms", "5", errstr, errstr_size) < 0) {
         rd_kafka_conf_destroy(conf);
@@ -402,6 +422,7 @@ void consumer_release(struct consumer *c)
 {
     if (!c)
         return;
+    consumer_dlq_flush(c); /* before offsets are committed by close */
     if (c->rk) {
         rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk); /* commits, leaves */
         if (err)

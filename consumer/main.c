@@ -19,7 +19,24 @@
 #include "metrics.h"
 #include "util.h"
 
+#define SHUTDOWN_TEARDOWN_MAX_S 15 /* after the last batch: close, commit, destroy */
+
 static volatile int stop_flag = 0; /* set only by the signal handler */
+
+/* Teardown watchdog. librdkafka 2.0.2's rd_kafka_destroy() can wait forever on an
+ * idle broker thread after consumer_close() has already committed the offsets and
+ * left the group; nothing is left to lose then, so a stuck teardown must not turn
+ * a clean SIGTERM into a SIGKILL. Async-signal-safe: write(2) and _exit(2) only. */
+static void on_teardown_timeout(int sig)
+{
+    static const char msg[] = "{\"level\":\"warn\",\"prog\":\"herald-consumer\","
+                              "\"msg\":\"teardown took too long; exiting\"}\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+
+    (void)w;
+    (void)sig;
+    _exit(0);
+}
 
 static void on_signal(int sig)
 {
@@ -120,6 +137,8 @@ int main(int argc, char **argv)
     }
     consumer_run(&c);
     log_info("%s: shutting down", name);
+    signal(SIGALRM, on_teardown_timeout);
+    alarm(SHUTDOWN_TEARDOWN_MAX_S);
     status = 0;
 out:
     metrics_http_stop(http);

@@ -15,7 +15,7 @@ struct input {
     bool own_fp;
     bool ndjson;      /* decided on the first record */
     bool decided;
-    char *line;       /* getline buffer */
+    char *line;       /* the current line (at most INPUT_MAX_LINE + 1 bytes) */
     size_t line_cap;
     long lineno;      /* of the current record */
     cJSON *doc;       /* current parsed record */
@@ -66,18 +66,51 @@ void input_close(struct input *in)
     free(in);
 }
 
+/* Read one line into in->line, keeping at most INPUT_MAX_LINE bytes: a longer line is
+ * consumed to its end and reported as INPUT_MAX_LINE + 1 bytes, so input without
+ * newlines (a binary file, /dev/zero) cannot grow memory. Returns -1 at EOF. */
+static long read_bounded(struct input *in)
+{
+    size_t n = 0;
+    int ch;
+    bool any = false;
+
+    if (!in->line) {
+        in->line_cap = 4096;
+        if (!(in->line = malloc(in->line_cap)))
+            return -1;
+    }
+    while ((ch = getc_unlocked(in->fp)) != EOF) {
+        any = true;
+        if (ch == '\n')
+            break;
+        if (n > INPUT_MAX_LINE)
+            continue; /* over the limit: drop the rest of the line */
+        if (n + 2 > in->line_cap) {
+            size_t cap = in->line_cap * 2;
+            char *p = realloc(in->line, cap);
+            if (!p)
+                return -1;
+            in->line = p;
+            in->line_cap = cap;
+        }
+        in->line[n++] = (char)ch;
+    }
+    in->line[n] = '\0';
+    return any ? (long)n : -1;
+}
+
 /* Next non-empty line into in->line; returns its length or -1 at EOF. */
 static long read_line(struct input *in)
 {
-    ssize_t n;
+    long n;
 
-    while ((n = getline(&in->line, &in->line_cap, in->fp)) >= 0) {
+    while ((n = read_bounded(in)) >= 0) {
         in->lineno++;
-        while (n > 0 && (in->line[n - 1] == '\n' || in->line[n - 1] == '\r'))
+        while (n > 0 && n <= INPUT_MAX_LINE && in->line[n - 1] == '\r')
             in->line[--n] = '\0';
-        size_t skip = strspn(in->line, " \t");
-        if ((size_t)n > skip)
-            return (long)n;
+        if ((size_t)n > strspn(in->line, " \t"))
+            return n;
     }
     return -1;
 }
@@ -275,10 +308,13 @@ long input_next_raw(struct input *in, const char **line, char *errstr, size_t er
 {
     long n = read_line(in);
 
-    (void)errstr;
-    (void)errstr_size;
     if (n < 0)
         return 0;
+    if (n > INPUT_MAX_LINE) {
+        snprintf(errstr, errstr_size, "%s:%ld: line longer than %d bytes", in->path,
+                 in->lineno, INPUT_MAX_LINE);
+        return -1;
+    }
     *line = in->line;
     return n;
 }

@@ -135,9 +135,14 @@ static int run_file(rd_kafka_t *rk, const char *topic, const char *path, bool ra
         if (raw) {
             const char *line;
             long n = input_next_raw(in, &line, err, sizeof(err));
-            if (n <= 0)
+            if (n == 0)
                 break;
             c->read++;
+            if (n < 0) {
+                c->rejected++;
+                log_error("rejected %s", err);
+                continue;
+            }
             if (publish(rk, topic, "test/raw", 8, line, (size_t)n) == 0)
                 c->published++;
             continue;
@@ -261,6 +266,22 @@ int main(int argc, char **argv)
     conf = NULL; /* owned by rk now */
 
     util_stop_signals(on_signal, NULL);
+
+    /* Connect and learn the topic's partitions before the first event, so a paced
+     * replay's clock does not start while the client is still connecting. */
+    {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t merr =
+            rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000) : RD_KAFKA_RESP_ERR__FAIL;
+        if (merr)
+            log_warn("topic %s: no metadata yet (%s); publishing anyway", topic,
+                     rd_kafka_err2str(merr));
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+    }
 
     if (optind == argc) {
         run_file(rk, topic, "-", raw, speed, &c, &first_ms, &start_mono);
