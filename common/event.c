@@ -200,7 +200,7 @@ int event_from_prowjob(struct event *ev, const cJSON *pj, int64_t observed_ms,
                        char *errstr, size_t errstr_size)
 {
     const cJSON *meta, *spec, *status, *refs, *rc, *rep;
-    char idbuf[512];
+    struct buf idb;
 
     errstr[0] = '\0';
     event_init(ev);
@@ -290,13 +290,17 @@ int event_from_prowjob(struct event *ev, const cJSON *pj, int64_t observed_ms,
                    : ev->start_ms    ? ev->start_ms
                                      : observed_ms;
     /* The id is deterministic so a re-read or replayed ProwJob is the same event. */
-    if (ev->prowjob && *ev->prowjob)
-        snprintf(idbuf, sizeof(idbuf), "%s:%s", ev->prowjob, ev->state);
-    else
-        snprintf(idbuf, sizeof(idbuf), "%s:%s:%lld:%s", ev->job,
-                 ev->build_id ? ev->build_id : "-", (long long)ev->start_ms, ev->state);
-    if (!(ev->id = strdup(idbuf)))
+    /* Built whole (never cut: a cut could split a UTF-8 character or make two long
+     * names the same id); the parts are bounded by EVENT_MAX_FIELD. */
+    buf_init(&idb, 4 * EVENT_MAX_FIELD);
+    if (ev->prowjob && *ev->prowjob ? buf_printf(&idb, "%s:%s", ev->prowjob, ev->state)
+                                    : buf_printf(&idb, "%s:%s:%lld:%s", ev->job,
+                                                 ev->build_id ? ev->build_id : "-",
+                                                 (long long)ev->start_ms, ev->state)) {
+        buf_release(&idb);
         goto fail;
+    }
+    ev->id = buf_detach(&idb, NULL);
     if (!(ev->service = classify_service(NULL, ev)))
         goto fail;
     return 0;

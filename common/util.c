@@ -136,6 +136,10 @@ int util_parse_time(const char *s, int64_t *out_ms)
     if (*p != '\0')
         return -1;
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    /* An offset must not carry the instant outside years 0000..9999, which is all
+     * util_format_time_* can write back. */
+    if (secs < -62167219200LL || secs > 253402300799LL)
+        return -1;
     *out_ms = secs * 1000 + ms;
     return 0;
 }
@@ -205,6 +209,8 @@ int util_parse_duration(const char *s, int64_t *out_ms)
         if (v * unit > 9.0e15)
             return -1;
         total += (int64_t)(v * unit + 0.5);
+        if (total > (int64_t)9.0e15) /* ~285,000 years: no setting needs more */
+            return -1;
         parts++;
     }
     *out_ms = total;

@@ -198,6 +198,13 @@ static int load_record(struct input *in, char *where, size_t where_size, char *e
             while ((r = fread(chunk, 1, sizeof(chunk), in->fp)) > 0)
                 if (buf_append(&b, chunk, r) < 0)
                     goto toobig;
+            if (!util_utf8_valid(b.data, b.len)) {
+                in->eof = true;
+                snprintf(where, where_size, "%s:%ld", in->path, first);
+                snprintf(errstr, errstr_size, "not valid UTF-8");
+                buf_release(&b);
+                return -1;
+            }
             in->doc = parse(b.data, b.len, errstr, errstr_size, &errpos);
             if (!in->doc && second_line_is_object(b.data)) {
                 /* NDJSON whose first line is bad: go line by line over the buffer. */

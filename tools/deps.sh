@@ -7,7 +7,7 @@ PKGS=(build-essential pkg-config make
       librdkafka-dev libcjson-dev libcurl4-openssl-dev libhiredis-dev libyaml-dev
       libmicrohttpd-dev libcmocka-dev
       redis-server python3 curl
-      yamllint docker-compose)
+      yamllint docker-compose clang libclang-rt-14-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
