@@ -394,7 +394,7 @@ static void parse_redis(struct cfgp *p, const yaml_node_t *m)
 {
     static const char *const keys[] = {"host",       "port",     "db",
                                        "password",   "password_env", "password_file",
-                                       "key_prefix", "timeout",  NULL};
+                                       "key_prefix", "timeout",  "on_unavailable", NULL};
     struct config *c = p->c;
 
     check_keys(p, m, "redis.", keys);
@@ -404,6 +404,12 @@ static void parse_redis(struct cfgp *p, const yaml_node_t *m)
     get_string(p, m, "key_prefix", "redis.", &c->key_prefix);
     get_duration(p, m, "timeout", "redis.", 10, &c->redis_timeout_ms);
     c->redis_password = get_secret(p, m, "password", "redis.");
+    const char *ou = get_scalar(p, m, "on_unavailable", "redis.");
+    if (ou && strcmp(ou, "wait") != 0 && strcmp(ou, "alert") != 0)
+        cerr(p, mget(p, m, "on_unavailable"),
+             "redis.on_unavailable: \"%s\" is not wait (fail closed) or alert (fail open)", ou);
+    else if (ou)
+        c->redis_fail_open = strcmp(ou, "alert") == 0;
 }
 
 static void parse_dedup(struct cfgp *p, const yaml_node_t *m)

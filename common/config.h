@@ -77,6 +77,7 @@ struct config {
     const char *redis_password; /* secret; NULL for none */
     const char *key_prefix;
     int64_t redis_timeout_ms;
+    bool redis_fail_open; /* on_unavailable: alert (true) or wait (false, default) */
 
     /* dedup */
     int64_t window_ms;                         /* event time */

@@ -345,7 +345,7 @@ static int wait_for_redis(struct consumer *c, struct batch_item *items, size_t n
             rd_kafka_message_destroy(m);
         }
         drop_revoked(c, items, n);
-        if (pipeline_process(c, items, n) == 0) {
+        if (pipeline_process(c, items, n, true) == 0) {
             if (c->assigned)
                 rd_kafka_resume_partitions(c->rk, c->assigned);
             if (rewind->cnt) {
@@ -405,7 +405,9 @@ int consumer_run(struct consumer *c)
             health_ping(c);
             continue;
         }
-        int done = pipeline_process(c, items, n) == 0 || wait_for_redis(c, items, n) == 0;
+        int done = pipeline_process(c, items, n, true) == 0 ||
+                   (c->cfg->redis_fail_open ? pipeline_process(c, items, n, false) == 0
+                                            : wait_for_redis(c, items, n) == 0);
         consumer_dlq_flush(c);
         if (done)
             store_offsets(c, items, n);

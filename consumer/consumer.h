@@ -70,7 +70,8 @@ struct batch_item {
 
 /* Process a batch: parse, classify, dedup, route, deliver, confirm. Returns 0 when
  * every item's work is done (offsets may be stored), -1 if Redis was unavailable
- * (nothing was done; retry the same batch later). */
-int pipeline_process(struct consumer *c, struct batch_item *items, size_t n);
+ * (nothing was done; retry the same batch later). With use_redis false (fail-open,
+ * redis.on_unavailable: alert) every failure that may alert does, without dedup. */
+int pipeline_process(struct consumer *c, struct batch_item *items, size_t n, bool use_redis);
 
 #endif

@@ -148,7 +148,7 @@ static void count_failed(struct consumer *c, const struct work *wi, const struct
  * fallback receiver (delivery.fallback_receiver) with a note saying why. Confirm in
  * Redis the alerts that reached every receiver (or its fallback); count everything. */
 static void deliver_alerts(struct consumer *c, struct work *w, struct dedup_req *reqs,
-                           struct outgoing *out, size_t nout)
+                           struct outgoing *out, size_t nout, bool use_redis)
 {
     const struct config *cfg = c->cfg;
     const struct receiver *fallback =
@@ -243,7 +243,7 @@ static void deliver_alerts(struct consumer *c, struct work *w, struct dedup_req 
     free(bad);
     free(rescued);
     char err[256];
-    if (dedup_confirm(&c->redis, reqs, confirm, nconf, err, sizeof(err)) < 0) {
+    if (use_redis && dedup_confirm(&c->redis, reqs, confirm, nconf, err, sizeof(err)) < 0) {
         log_warn("could not confirm %zu deliveries in Redis (%s): a redelivery of these "
                  "events would alert again", nconf, err);
         count(c, "herald_redis_errors_total", "Redis operations that failed.", "op",
@@ -263,7 +263,7 @@ out:
     free(confirm);
 }
 
-int pipeline_process(struct consumer *c, struct batch_item *items, size_t n)
+int pipeline_process(struct consumer *c, struct batch_item *items, size_t n, bool use_redis)
 {
     const struct config *cfg = c->cfg;
     struct work *w = calloc(n ? n : 1, sizeof(*w));
@@ -325,7 +325,17 @@ int pipeline_process(struct consumer *c, struct batch_item *items, size_t n)
         w[i].dreq = (long)nreq++;
     }
 
-    if (dedup_check(&c->redis, reqs, nreq, cfg->window_ms, err, sizeof(err)) < 0) {
+    if (!use_redis) {
+        /* Fail-open: Redis is down and the config prefers duplicates to waiting. */
+        for (size_t i = 0; i < nreq; i++)
+            reqs[i] = (struct dedup_req){.event_id = reqs[i].event_id,
+                                         .event_ms = reqs[i].event_ms,
+                                         .verdict = DEDUP_ALERT};
+        if (nreq)
+            log_warn("redis unavailable: %zu alerts sent without dedup (fail-open)", nreq);
+        count(c, "herald_fail_open_batches_total", "Batches alerted without dedup.", NULL,
+              NULL, NULL, NULL);
+    } else if (dedup_check(&c->redis, reqs, nreq, cfg->window_ms, err, sizeof(err)) < 0) {
         atomic_store(&c->redis_ok, 0);
         count(c, "herald_redis_errors_total", "Redis operations that failed.", "op", "dedup",
               NULL, NULL);
@@ -333,7 +343,8 @@ int pipeline_process(struct consumer *c, struct batch_item *items, size_t n)
         rc = -1;
         goto done;
     }
-    atomic_store(&c->redis_ok, 1);
+    if (use_redis)
+        atomic_store(&c->redis_ok, 1);
     for (size_t i = 0; i < n; i++) {
         if (w[i].dreq < 0)
             continue;
@@ -351,7 +362,7 @@ int pipeline_process(struct consumer *c, struct batch_item *items, size_t n)
         }
     }
     if (nout)
-        deliver_alerts(c, w, reqs, out, nout);
+        deliver_alerts(c, w, reqs, out, nout, use_redis);
 done:
     for (size_t i = 0; w && i < n; i++) {
         event_release(&w[i].ev);

@@ -165,3 +165,23 @@ class OpsTest(HeraldTestCase):
         self.assertEqual(m.sum("herald_alerts_sent_total", receiver="fallback"), 1)
         self.assertEqual(m.sum("herald_alerts_sent_total", receiver="releases"), 1)
         self.assertEqual(len(self.slack.messages("ci")), 0)
+
+    def test_fail_open_alerts_without_redis_when_configured(self):
+        port = harness.free_port()
+        redis = start_redis(self.logs, port, "redis-fail-open")
+        self.addCleanup(lambda: redis.stop())
+        cfg = self.config()
+        cfg["redis"]["port"] = port
+        cfg["redis"]["on_unavailable"] = "alert"
+        c = self.start_consumer(cfg)
+        c.wait_assigned()
+        redis.stop()
+        self.wait_until(lambda: self.readyz(c)[0] == 503, 15, what="/readyz 503")
+        t = int(time.time()) - 900
+        # Without Redis there is no dedup: the repeat alerts too (that is the trade).
+        self.produce([run("s3-post-submit", "s3-controller", t, seq=1),
+                      run("s3-post-submit", "s3-controller", t + 60, seq=2),
+                      run("ecr-post-submit", "ecr-controller", t + 120, seq=3)])
+        self.wait_for(3, timeout=30)
+        self.assertGreaterEqual(c.metrics().sum("herald_fail_open_batches_total"), 1)
+        self.assertIn("without dedup (fail-open)", c.proc.stderr_text())
