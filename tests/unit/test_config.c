@@ -152,7 +152,7 @@ static void test_load_example(void **state)
     assert_int_equal(c->routes[0].nreceivers, 1);
     assert_int_equal(c->routes[0].receivers[0], 0);
     assert_false(c->routes[0].cont);
-    assert_int_equal(c->routes[0].line, 79);
+    assert_int_equal(c->routes[0].line, 81); /* "- match: { tier: critical }" */
     assert_int_equal(c->default_receiver, 1);
 
     /* delivery, http */
@@ -176,7 +176,7 @@ static void test_load_example_env_unset(void **state)
     c = config_load(EXAMPLE, err, sizeof(err));
     setenv("SLACK_ACK_CI_URL", URL_CI, 1);
     assert_null(c);
-    assert_non_null(strstr(err, EXAMPLE ":72: "));
+    assert_non_null(strstr(err, EXAMPLE ":74: ")); /* url_env: SLACK_ACK_CI_URL */
     assert_non_null(strstr(err, "url_env"));
     assert_non_null(strstr(err, "SLACK_ACK_CI_URL is not set"));
     /* the variable that was set is not printed */
