@@ -36,6 +36,25 @@ REDIS_SERVER = os.environ.get("REDIS_SERVER") or shutil.which("redis-server") or
 if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
 
+import prowjob  # noqa: E402  (tools/prowjob.py)
+
+
+def base_time():
+    """A start of history safely in the past (whole minutes), so that event times
+    plus an hour or two are still before now."""
+    return (int(time.time()) - 10 * 3600) // 60 * 60
+
+
+def finished_run(job, repo, t, state="failure", type="postsubmit", seq=0, **kw):
+    """A ProwJob: a finished run of `job` in aws-controllers-k8s/`repo` that took ten
+    minutes and completed at epoch second t. Presubmits get a PR."""
+    if type in ("presubmit", "batch") and "pulls" not in kw:
+        kw["pulls"] = [{"number": 100 + seq, "author": "octocat", "title": "Change %d" % seq}]
+    return prowjob.make_prowjob(job, type, prowjob.ORG, repo, state, start=t - 600,
+                                completion=t,
+                                build_id=prowjob.snowflake_build_id(t - 600, seq=seq % 4096),
+                                **kw)
+
 LOG_TAIL_LINES = 40
 START_TIMEOUT = 20.0  # seconds for any server to become ready
 STOP_TIMEOUT = 10.0   # seconds between SIGTERM and SIGKILL

@@ -52,18 +52,8 @@ WAIT = 30.0
 
 # ---- helpers ------------------------------------------------------------------------
 
-def base_time():
-    """Event times safely in the past (whole minutes)."""
-    return (int(time.time()) - 10 * 3600) // 60 * 60
-
-
-def run_doc(job, repo, t, state="failure", type="postsubmit", seq=0, **kw):
-    """A finished run of `job` in aws-controllers-k8s/`repo` that completed at t."""
-    if type in ("presubmit", "batch") and "pulls" not in kw:
-        kw["pulls"] = [{"number": 100 + seq, "author": "octocat", "title": "Change %d" % seq}]
-    return prowjob.make_prowjob(job, type, ORG, repo, state, start=t - 300, completion=t,
-                                build_id=prowjob.snowflake_build_id(t - 300, seq=seq % 4096),
-                                **kw)
+base_time = harness.base_time
+run_doc = harness.finished_run
 
 
 def job_of(msg):

@@ -31,19 +31,8 @@ WAIT = 30.0  # seconds: the longest we wait for alerts to arrive
 ACK_JOBS = os.path.join(harness.REPO, "tests", "fixtures", "ack-jobs.txt")
 
 
-def base_time():
-    """A start of history safely in the past (whole minutes), so that event times
-    plus an hour or two are still before now."""
-    return (int(time.time()) - 10 * 3600) // 60 * 60
-
-
-def failure(job, repo, t, type="postsubmit", state="failure", seq=0, **kw):
-    """A finished run of `job` in aws-controllers-k8s/`repo` that completed at t."""
-    if type in ("presubmit", "batch") and "pulls" not in kw:
-        kw["pulls"] = [{"number": 100 + seq, "author": "octocat", "title": "Change %d" % seq}]
-    return prowjob.make_prowjob(job, type, ORG, repo, state, start=t - 600, completion=t,
-                                build_id=prowjob.snowflake_build_id(t - 600, seq=seq % 4096),
-                                **kw)
+base_time = harness.base_time
+failure = harness.finished_run
 
 
 def fields_of(msg):
