@@ -7,6 +7,7 @@ and the real binaries on 127.0.0.1.
 """
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,15 @@ from harness import HeraldTestCase, Process, wait_until  # noqa: E402
 run = harness.finished_run
 
 
+def port_open(port):
+    """true once something accepts TCP connections on 127.0.0.1:port."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def start_redis(logs, port, name):
     """redis-server on a given port (so it can be restarted on the same one)."""
     p = Process(name, [harness.REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1",
@@ -27,7 +37,7 @@ def start_redis(logs, port, name):
 
     def ping():
         try:
-            with __import__("socket").create_connection(("127.0.0.1", port), timeout=1) as s:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                 s.sendall(b"PING\r\n")
                 return s.recv(16).startswith(b"+PONG")
         except OSError:
@@ -179,3 +189,21 @@ class OpsTest(HeraldTestCase):
         self.wait_for(3, timeout=30)
         self.assertGreaterEqual(c.metrics().sum("herald_fail_open_batches_total"), 1)
         self.assertIn("without dedup (fail-open)", c.proc.stderr_text())
+
+    def test_redis_auth_password_from_env(self):
+        port = harness.free_port()
+        secret = "r3dis-PW-7781"
+        p = Process("redis-auth", [harness.REDIS_SERVER, "--port", str(port), "--bind",
+                                   "127.0.0.1", "--save", "", "--appendonly", "no",
+                                   "--requirepass", secret], self.logs)
+        self.addCleanup(lambda: p.stop())
+        wait_until(lambda: port_open(port), 10, what="redis with a password")
+        cfg = self.config()
+        cfg["redis"] = {"host": "127.0.0.1", "port": port, "key_prefix": self.prefix,
+                        "password_env": "HERALD_TEST_REDIS_PW"}
+        c = self.start_consumer(cfg, env=dict(os.environ, HERALD_TEST_REDIS_PW=secret))
+        c.wait_assigned()
+        self.wait_until(lambda: self.readyz(c)[0] == 200, 15, what="/readyz with AUTH")
+        self.produce([run("s3-post-submit", "s3-controller", int(time.time()) - 300)])
+        self.wait_for(1)
+        self.assertNotIn(secret, c.proc.stderr_text())
