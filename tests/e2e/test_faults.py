@@ -57,23 +57,8 @@ run_doc = harness.finished_run
 
 
 def job_of(msg):
-    """The "Job" field of a recorded Slack message (Block Kit "*Job*\\nvalue")."""
-    found = []
-
-    def walk(o):
-        if isinstance(o, dict):
-            for f in o.get("fields", []) or []:
-                text = f.get("text", "") if isinstance(f, dict) else ""
-                m = re.match(r"^\*Job\*\n(.*)$", text, re.S)
-                if m:
-                    found.append(m.group(1))
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-    walk(msg.get("payload"))
-    return found[0] if found else None
+    """The "Job" field of a recorded Slack message."""
+    return harness.fields_of(msg).get("job")
 
 
 def member(cfg):

@@ -35,24 +35,7 @@ base_time = harness.base_time
 failure = harness.finished_run
 
 
-def fields_of(msg):
-    """The Block Kit fields of a message as {label lowercased: value} ("*Label*\\nvalue")."""
-    out = {}
-
-    def walk(o):
-        if isinstance(o, dict):
-            for f in o.get("fields", []) or []:
-                text = f.get("text", "") if isinstance(f, dict) else ""
-                m = re.match(r"^\*([^*]+)\*\n(.*)$", text, re.S)
-                if m:
-                    out[m.group(1).strip().lower()] = m.group(2)
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-    walk(msg.get("payload"))
-    return out
+fields_of = harness.fields_of
 
 
 def fallback(msg):
