@@ -266,8 +266,7 @@ static void drop_revoked(struct consumer *c, struct batch_item *items, size_t n)
             items[i].skip = true;
 }
 
-/* Collect up to batch_size messages, waiting at most batch_wait for the first... and
- * then only as long as more keep arriving within it. */
+/* Collect up to batch_size messages, waiting at most batch_wait in all. */
 static size_t collect(struct consumer *c, struct batch_item *items, size_t max)
 {
     size_t n = 0;

@@ -20,8 +20,6 @@
 /* Per-message working state. */
 struct work {
     struct event ev;
-    bool parsed;
-    char *service;
     const char *stage;
     enum tier tier;
     long dreq;      /* index into the dedup requests, or -1 */
@@ -174,10 +172,10 @@ static void deliver_alerts(struct consumer *c, struct work *w, struct dedup_req 
     for (size_t i = 0; i < nout; i++) {
         struct work *wi = &w[out[i].work];
         struct dedup_req *r = &reqs[out[i].dreq];
-        struct facts f = {&wi->ev, wi->service, wi->stage, wi->tier};
+        struct facts f = {&wi->ev, wi->ev.service, wi->stage, wi->tier};
         alerts[i] = (struct alert){.kind = ALERT_FAILURE,
                                    .ev = &wi->ev,
-                                   .service = wi->service,
+                                   .service = wi->ev.service,
                                    .stage = wi->stage,
                                    .tier = wi->tier,
                                    .suppressed = r->suppressed,
@@ -296,25 +294,22 @@ int pipeline_process(struct consumer *c, struct batch_item *items, size_t n, boo
                          m->len);
             continue;
         }
-        w[i].parsed = true;
         count(c, "herald_events_consumed_total", "Valid job events consumed.", "state",
               w[i].ev.state, NULL, NULL);
         free(w[i].ev.service); /* the consumer's rules decide, not the producer's */
-        w[i].ev.service = NULL;
-        w[i].service = classify_service(&cfg->classify, &w[i].ev);
+        w[i].ev.service = classify_service(&cfg->classify, &w[i].ev);
         w[i].stage = classify_stage(&cfg->classify, &w[i].ev);
-        if (!w[i].service) {
+        if (!w[i].ev.service) {
             log_error("out of memory classifying %s", w[i].ev.id);
             continue;
         }
-        w[i].ev.service = strdup(w[i].service);
         w[i].tier = classify_tier(&cfg->classify, &w[i].ev, w[i].stage);
         if (!wants_alert(cfg, &w[i].ev, &why)) {
             log_debug("event %s (%s %s): no alert: %s", w[i].ev.id, w[i].ev.job,
                       w[i].ev.state, why);
             continue;
         }
-        struct facts f = {&w[i].ev, w[i].service, w[i].stage, w[i].tier};
+        struct facts f = {&w[i].ev, w[i].ev.service, w[i].stage, w[i].tier};
         if (fingerprint(c, &f, &reqs[nreq]) < 0) {
             log_warn("event %s: fingerprint too long; alerting without dedup", w[i].ev.id);
             snprintf(reqs[nreq].key, sizeof(reqs[nreq].key), "%sdd:{id|%.200s}",
@@ -366,7 +361,6 @@ int pipeline_process(struct consumer *c, struct batch_item *items, size_t n, boo
 done:
     for (size_t i = 0; w && i < n; i++) {
         event_release(&w[i].ev);
-        free(w[i].service);
     }
     free(w);
     free(reqs);

@@ -23,7 +23,6 @@
 #define PRODUCER_MAX_PROPS 64
 
 static volatile sig_atomic_t run_flag = 1;
-static volatile int stop_flag = 0; /* mirrors !run_flag for util_sleep_ms */
 
 struct counts {
     long read;       /* documents read (good or bad) */
@@ -37,7 +36,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     run_flag = 0;
-    stop_flag = 1;
 }
 
 /* The delivery report is the only truth about what reached Kafka. */
