@@ -1,6 +1,7 @@
 /* classify.c -- service, stage and tier of a job event. */
 #include "classify.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,4 +130,50 @@ enum tier classify_tier(const struct classify_conf *cc, const struct event *ev,
         return t->tier;
     }
     return TIER_INFO;
+}
+
+/* Prow's descriptions of runs that failed for reasons outside the job's code
+ * (pkg/plank, pkg/crier; docs/rules.md). Matched case-insensitively as substrings. */
+static const struct {
+    const char *needle;
+    const char *label;
+} infra_causes[] = {
+    {"oom killed", "OOM kill"},
+    {"evicted", "pod evicted"},
+    {"pod scheduling timeout", "pod scheduling timeout"},
+    {"pod pending timeout", "pod pending timeout"},
+    {"pod got deleted", "pod deleted"},
+    {"pod can not be created", "pod not created"},
+    {"pod cannot be created", "pod not created"},
+};
+
+/* true if `needle` (lowercase) occurs in s, ignoring ASCII case. */
+static bool contains_ci(const char *s, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (; *s; s++) {
+        size_t i = 0;
+        while (i < n && s[i] && (s[i] | 0x20) == needle[i])
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+const char *classify_infra(const struct event *ev)
+{
+    if (!ev->description || strcmp(ev->state, "success") == 0)
+        return NULL;
+    for (size_t i = 0; i < sizeof(infra_causes) / sizeof(infra_causes[0]); i++)
+        if (contains_ci(ev->description, infra_causes[i].needle))
+            return infra_causes[i].label;
+    return NULL;
+}
+
+bool classify_superseded(const struct event *ev)
+{
+    return strcmp(ev->state, "aborted") == 0 && ev->description &&
+           contains_ci(ev->description, "newer version of this job is running");
 }

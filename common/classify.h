@@ -7,6 +7,7 @@
 #ifndef HERALD_CLASSIFY_H
 #define HERALD_CLASSIFY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "alert.h"
@@ -53,3 +54,12 @@ enum tier classify_tier(const struct classify_conf *cc, const struct event *ev,
                         const char *stage);
 
 #endif
+
+/* If the run failed for an infrastructure reason its description names (pod
+ * scheduling or pending timeout, OOM kill, eviction, pod deleted, pod not created),
+ * a short label for it ("OOM kill"); otherwise NULL. Static string. */
+const char *classify_infra(const struct event *ev);
+
+/* true if the run was aborted because a newer run of the same job replaced it
+ * (Prow: "Aborted as the newer version of this job is running."): not a failure. */
+bool classify_superseded(const struct event *ev);

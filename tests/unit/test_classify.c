@@ -526,6 +526,46 @@ static void test_facts_get(void **state)
     event_release(&ev);
 }
 
+/* Infrastructure causes from Prow's descriptions, and superseded aborts. */
+static void test_infra_and_superseded(void **state)
+{
+    static const struct {
+        const char *state, *description, *label;
+    } cases[] = {
+        {"error", "Job pod was OOM killed by the cluster.", "OOM kill"},
+        {"error", "Job pod was evicted by the cluster.", "pod evicted"},
+        {"error", "Pod scheduling timeout.", "pod scheduling timeout"},
+        {"error", "Pod pending timeout.", "pod pending timeout"},
+        {"error", "Pod got deleted unexpectedly", "pod deleted"},
+        {"error", "Pod can not be created: quota exceeded", "pod not created"},
+        {"failure", "JOB POD WAS OOM KILLED", "OOM kill"},
+        {"failure", "Job failed.", NULL},
+        {"success", "Job pod was OOM killed by the cluster.", NULL},
+        {"error", NULL, NULL},
+    };
+    struct event ev;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mkev(&ev, "s3-kind-e2e", "presubmit", cases[i].state, "s3-controller");
+        ev.description = cases[i].description ? strdup(cases[i].description) : NULL;
+        const char *got = classify_infra(&ev);
+        if (cases[i].label)
+            assert_string_equal(got, cases[i].label);
+        else
+            assert_null(got);
+        assert_false(classify_superseded(&ev));
+        event_release(&ev);
+    }
+    mkev(&ev, "s3-kind-e2e", "presubmit", "aborted", "s3-controller");
+    ev.description = strdup("Aborted as the newer version of this job is running.");
+    assert_true(classify_superseded(&ev));
+    free(ev.description);
+    ev.description = strdup("Pod running timeout.");
+    assert_false(classify_superseded(&ev)); /* a timeout is not a newer run */
+    event_release(&ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_router_null_line_and_no_default),
         cmocka_unit_test(test_router_catch_all_routes),
         cmocka_unit_test(test_facts_get),
+        cmocka_unit_test(test_infra_and_superseded),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
