@@ -1,0 +1,597 @@
+/* silence.c -- see silence.h. */
+#include "silence.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "util.h"
+
+#define SILENCE_MAX_KEY 512 /* bytes of a Redis key */
+
+/* KEYS[1] the sorted set. ARGV: hash key prefix ("P silence:"), now ms, mode (0 active
+ * now, 1 not yet over, 2 everything kept), max. Returns one array per silence,
+ * latest end first: {id, matchers, reason, created_by, created_ms, starts_ms,
+ * ends_ms, matched}. Ids whose hash is gone are skipped. */
+static const char load_lua[] =
+    "local now, mode = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local min = '(' .. ARGV[2]\n"
+    "if mode == 2 then min = '-inf' end\n"
+    "local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', min, 'LIMIT', 0,"
+    " tonumber(ARGV[4]))\n"
+    "local out = {}\n"
+    "for _, id in ipairs(ids) do\n"
+    "  local h = redis.call('HMGET', ARGV[1] .. id, 'matchers', 'reason', 'created_by',"
+    " 'created_ms', 'starts_ms', 'ends_ms', 'matched')\n"
+    "  if h[1] and h[6] then\n"
+    "    local s, e = tonumber(h[5]) or 0, tonumber(h[6]) or 0\n"
+    "    if mode ~= 0 or (s <= now and now < e) then\n"
+    "      out[#out + 1] = {id, h[1], h[2] or '', h[3] or '', h[4] or '0', h[5] or '0',"
+    " h[6], h[7] or '0'}\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS: silence hashes; ARGV[i]: the increment for KEYS[i]. A hash that is gone
+ * (the silence expired from Redis) is not recreated. */
+static const char count_lua[] = "for i, k in ipairs(KEYS) do\n"
+                                "  if redis.call('EXISTS', k) == 1 then\n"
+                                "    redis.call('HINCRBY', k, 'matched', ARGV[i])\n"
+                                "  end\n"
+                                "end\n"
+                                "return 0\n";
+
+/* KEYS[1] the silence hash, KEYS[2] the sorted set. ARGV: id, matchers, reason,
+ * created_by, created_ms, starts_ms, ends_ms, expire-at ms, max, now, forget-before
+ * ms. Returns 1, -1 if the id exists, -2 if max silences are not yet over. */
+static const char add_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[11])\n"
+    "if redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[10], '+inf') >= tonumber(ARGV[9]) then"
+    " return -2 end\n"
+    "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'matchers', ARGV[2], 'reason', ARGV[3],"
+    " 'created_by', ARGV[4], 'created_ms', ARGV[5], 'starts_ms', ARGV[6],"
+    " 'ends_ms', ARGV[7], 'matched', 0)\n"
+    "redis.call('PEXPIREAT', KEYS[1], ARGV[8])\n"
+    "redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])\n"
+    "return 1\n";
+
+/* KEYS[1] the silence hash, KEYS[2] the sorted set. ARGV: id, now ms, expire-at ms.
+ * Returns 0 if unknown, 1 if ended now, 2 if it had already ended. */
+static const char expire_lua[] = "local e = redis.call('HGET', KEYS[1], 'ends_ms')\n"
+                                 "if not e then return 0 end\n"
+                                 "if tonumber(e) <= tonumber(ARGV[2]) then return 2 end\n"
+                                 "redis.call('HSET', KEYS[1], 'ends_ms', ARGV[2])\n"
+                                 "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n"
+                                 "redis.call('PEXPIREAT', KEYS[1], ARGV[3])\n"
+                                 "return 1\n";
+
+void silence_init(struct silence *s)
+{
+    memset(s, 0, sizeof(*s));
+}
+
+void silence_release(struct silence *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nm && i < SILENCE_MAX_MATCHERS; i++)
+        free(s->m[i].glob);
+    free(s->reason);
+    free(s->created_by);
+    memset(s, 0, sizeof(*s));
+}
+
+void silence_set_release(struct silence_set *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        silence_release(&s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+int silence_matcher_parse(const char *s, struct silence_matcher *m, char *errstr,
+                          size_t errstr_size)
+{
+    const char *eq = strchr(s, '=');
+    char name[32];
+    size_t nlen, glen;
+    int f;
+
+    m->glob = NULL;
+    if (!eq) {
+        snprintf(errstr, errstr_size, "bad matcher \"%.100s\": want FIELD=GLOB", s);
+        return -1;
+    }
+    nlen = (size_t)(eq - s);
+    if (nlen > 0 && s[nlen - 1] == '!') {
+        snprintf(errstr, errstr_size,
+                 "bad matcher \"%.100s\": only FIELD=GLOB is supported (no !=)", s);
+        return -1;
+    }
+    f = -1;
+    if (nlen < sizeof(name)) {
+        memcpy(name, s, nlen);
+        name[nlen] = '\0';
+        f = field_parse(name);
+    }
+    if (f < 0) {
+        snprintf(errstr, errstr_size,
+                 "bad matcher \"%.100s\": unknown field \"%.*s\" (one of service, repo, "
+                 "job, stage, type, tier, state, org, base_ref)",
+                 s, (int)(nlen > 40 ? 40 : nlen), s);
+        return -1;
+    }
+    glen = strlen(eq + 1);
+    if (glen == 0) {
+        snprintf(errstr, errstr_size, "bad matcher \"%.100s\": empty glob", s);
+        return -1;
+    }
+    if (glen > SILENCE_MAX_GLOB) {
+        snprintf(errstr, errstr_size,
+                 "bad matcher \"%.60s...\": glob longer than %d bytes", s,
+                 SILENCE_MAX_GLOB);
+        return -1;
+    }
+    if (!util_utf8_valid(eq + 1, glen)) {
+        snprintf(errstr, errstr_size, "bad matcher for %s: glob is not valid UTF-8",
+                 name);
+        return -1;
+    }
+    if (!(m->glob = strdup(eq + 1))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    m->field = (enum field)f;
+    return 0;
+}
+
+char *silence_matcher_format(const struct silence_matcher *m, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s=%s", field_name(m->field), m->glob ? m->glob : "");
+    return buf;
+}
+
+bool silence_id_valid(const char *id)
+{
+    size_t i;
+
+    for (i = 0; id[i]; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+            return false;
+    return i == SILENCE_ID_LEN;
+}
+
+int silence_make_id(char *id, char *errstr, size_t errstr_size)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[SILENCE_ID_LEN / 2];
+    size_t got = 0;
+    char e[128];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "/dev/urandom: %s",
+                 util_strerror(errno, e, sizeof(e)));
+        return -1;
+    }
+    while (got < sizeof(raw)) {
+        ssize_t n = read(fd, raw + got, sizeof(raw) - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(errstr, errstr_size, "/dev/urandom: %s",
+                     n < 0 ? util_strerror(errno, e, sizeof(e)) : "short read");
+            close(fd);
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        id[2 * i] = hex[raw[i] >> 4];
+        id[2 * i + 1] = hex[raw[i] & 15];
+    }
+    id[SILENCE_ID_LEN] = '\0';
+    return 0;
+}
+
+int silence_setup(struct rconn *r)
+{
+    if (rconn_add_script(r, load_lua) < 0 || rconn_add_script(r, count_lua) < 0)
+        return -1;
+    return 0;
+}
+
+/* Run a Lua script: argv[3..argc) are numkeys, keys and args (argv[0..1] are filled
+ * in here). EVALSHA if the script is registered on r (EVAL again after NOSCRIPT),
+ * else EVAL. Returns the reply (caller frees) or NULL with errstr; an I/O error
+ * resets the connection (r->ctx is NULL afterwards). */
+static redisReply *eval(struct rconn *r, const char *lua, const char **argv, size_t argc,
+                        char *errstr, size_t errstr_size)
+{
+    redisContext *ctx = rconn_get(r);
+    redisReply *rep = NULL;
+    int idx = -1;
+
+    if (!ctx) {
+        snprintf(errstr, errstr_size, "%s", r->err[0] ? r->err : "not connected");
+        return NULL;
+    }
+    for (size_t i = 0; i < r->nscripts; i++)
+        if (r->scripts[i] == lua)
+            idx = (int)i;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool sha = idx >= 0 && attempt == 0;
+        argv[0] = sha ? "EVALSHA" : "EVAL";
+        argv[1] = sha ? rconn_sha(r, idx) : lua;
+        rep = redisCommandArgv(ctx, (int)argc, argv, NULL);
+        if (!rep) {
+            snprintf(errstr, errstr_size, "%s",
+                     ctx->errstr[0] ? ctx->errstr : "I/O error");
+            rconn_fail(r, errstr);
+            return NULL;
+        }
+        if (sha && rconn_is_noscript(rep)) {
+            freeReplyObject(rep);
+            rep = NULL;
+            continue;
+        }
+        break;
+    }
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
+        snprintf(errstr, errstr_size, "%.200s", rep->str);
+        freeReplyObject(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+/* "<prefix><what><id>" into buf. Returns 0, or -1 if it does not fit. */
+static int make_key(char *buf, size_t size, const char *prefix, const char *what,
+                    const char *id, char *errstr, size_t errstr_size)
+{
+    int n = snprintf(buf, size, "%s%s%s", prefix, what, id);
+
+    if (n < 0 || (size_t)n >= size) {
+        snprintf(errstr, errstr_size, "Redis key prefix too long");
+        return -1;
+    }
+    return 0;
+}
+
+static bool reply_is_str(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_STRING;
+}
+
+static int64_t str_int(const char *s)
+{
+    long long v = 0;
+
+    if (util_parse_int(s, INT64_MIN, INT64_MAX, &v) != 0)
+        return 0;
+    return (int64_t)v;
+}
+
+/* Fill s from one row of the load script. Returns 0, or -1 if the stored silence is
+ * not one we can use (bad JSON, bad matcher) or memory ran out. */
+static int from_row(struct silence *s, const redisReply *row)
+{
+    cJSON *arr = NULL;
+    const cJSON *it;
+    char err[256];
+    int rc = -1;
+
+    silence_init(s);
+    if (row->type != REDIS_REPLY_ARRAY || row->elements < 8)
+        return -1;
+    for (size_t i = 0; i < 8; i++)
+        if (!reply_is_str(row->element[i]))
+            return -1;
+    if (row->element[0]->len >= sizeof(s->id))
+        return -1;
+    memcpy(s->id, row->element[0]->str, row->element[0]->len + 1);
+    if (!(arr = cJSON_ParseWithLength(row->element[1]->str, row->element[1]->len)) ||
+        !cJSON_IsArray(arr))
+        goto out;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (!cJSON_IsString(it) || s->nm >= SILENCE_MAX_MATCHERS ||
+            silence_matcher_parse(it->valuestring, &s->m[s->nm], err, sizeof(err)) != 0)
+            goto out;
+        s->nm++;
+    }
+    if (s->nm == 0)
+        goto out;
+    if (!(s->reason = strdup(row->element[2]->str)) ||
+        !(s->created_by = strdup(row->element[3]->str)))
+        goto out;
+    s->created_ms = str_int(row->element[4]->str);
+    s->starts_ms = str_int(row->element[5]->str);
+    s->ends_ms = str_int(row->element[6]->str);
+    s->matched = str_int(row->element[7]->str);
+    rc = 0;
+out:
+    cJSON_Delete(arr);
+    if (rc != 0)
+        silence_release(s);
+    return rc;
+}
+
+/* Load with the script in `mode` (0 active, 1 not over, 2 all) into *out. */
+static int load_mode(struct rconn *r, const char *prefix, int64_t now_ms, int mode,
+                     struct silence_set *out, char *errstr, size_t errstr_size)
+{
+    char zkey[SILENCE_MAX_KEY], hprefix[SILENCE_MAX_KEY], now[32], md[8], max[16];
+    const char *argv[8];
+    struct silence_set set = {NULL, 0, 0};
+    redisReply *rep = NULL;
+    int rc = -1;
+
+    if (make_key(zkey, sizeof(zkey), prefix, "silences", "", errstr, errstr_size) != 0 ||
+        make_key(hprefix, sizeof(hprefix), prefix, "silence:", "", errstr, errstr_size) !=
+            0)
+        return -1;
+    snprintf(now, sizeof(now), "%" PRId64, now_ms);
+    snprintf(md, sizeof(md), "%d", mode);
+    snprintf(max, sizeof(max), "%d", SILENCE_MAX);
+    argv[2] = "1";
+    argv[3] = zkey;
+    argv[4] = hprefix;
+    argv[5] = now;
+    argv[6] = md;
+    argv[7] = max;
+    if (!(rep = eval(r, load_lua, argv, 8, errstr, errstr_size)))
+        return -1;
+    if (rep->type != REDIS_REPLY_ARRAY) {
+        snprintf(errstr, errstr_size, "unexpected reply from the silence script");
+        goto out;
+    }
+    if (rep->elements > 0 && !(set.v = calloc(rep->elements, sizeof(*set.v)))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    /* The script returns the latest end first; keep ends_ms ascending. */
+    for (size_t i = rep->elements; i-- > 0;) {
+        if (from_row(&set.v[set.n], rep->element[i]) == 0)
+            set.n++;
+        else
+            set.skipped++;
+    }
+    silence_set_release(out);
+    *out = set;
+    set.v = NULL;
+    set.n = 0;
+    rc = 0;
+out:
+    silence_set_release(&set);
+    freeReplyObject(rep);
+    return rc;
+}
+
+int silence_load(struct rconn *r, const char *prefix, int64_t now_ms,
+                 struct silence_set *out, char *errstr, size_t errstr_size)
+{
+    return load_mode(r, prefix, now_ms, 0, out, errstr, errstr_size);
+}
+
+int silence_list(struct rconn *r, const char *prefix, int64_t now_ms, bool all,
+                 struct silence_set *out, char *errstr, size_t errstr_size)
+{
+    return load_mode(r, prefix, now_ms, all ? 2 : 1, out, errstr, errstr_size);
+}
+
+const struct silence *silence_match(const struct silence_set *s, const struct facts *f)
+{
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct silence *si = &s->v[i];
+        bool all = si->nm > 0;
+        for (size_t j = 0; j < si->nm && all; j++)
+            all = util_glob_match(si->m[j].glob, facts_get(f, si->m[j].field));
+        if (all)
+            return si;
+    }
+    return NULL;
+}
+
+int silence_count(struct rconn *r, const char *prefix, const char *const *ids,
+                  const int64_t *counts, size_t n, char *errstr, size_t errstr_size)
+{
+    const char **argv = NULL;
+    char *keys = NULL, *nums = NULL, nk[16];
+    redisReply *rep = NULL;
+    int rc = -1;
+
+    if (n == 0)
+        return 0;
+    if (n > SILENCE_MAX) {
+        snprintf(errstr, errstr_size, "silence_count: %zu ids (at most %d)", n,
+                 SILENCE_MAX);
+        return -1;
+    }
+    argv = calloc(3 + 2 * n, sizeof(*argv));
+    keys = malloc(n * SILENCE_MAX_KEY);
+    nums = malloc(n * 24);
+    if (!argv || !keys || !nums) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    snprintf(nk, sizeof(nk), "%zu", n);
+    argv[2] = nk;
+    for (size_t i = 0; i < n; i++) {
+        char *k = keys + i * SILENCE_MAX_KEY, *c = nums + i * 24;
+        if (make_key(k, SILENCE_MAX_KEY, prefix, "silence:", ids[i], errstr, errstr_size))
+            goto out;
+        snprintf(c, 24, "%" PRId64, counts[i]);
+        argv[3 + i] = k;
+        argv[3 + n + i] = c;
+    }
+    if (!(rep = eval(r, count_lua, argv, 3 + 2 * n, errstr, errstr_size)))
+        goto out;
+    rc = 0;
+out:
+    freeReplyObject(rep);
+    free(argv);
+    free(keys);
+    free(nums);
+    return rc;
+}
+
+/* The matchers of s as a JSON array of "field=glob". Returns a new string or NULL. */
+static char *matchers_json(const struct silence *s)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char m[SILENCE_MAX_GLOB + 32], *out = NULL;
+
+    if (!arr)
+        return NULL;
+    for (size_t i = 0; i < s->nm; i++) {
+        cJSON *str = cJSON_CreateString(silence_matcher_format(&s->m[i], m, sizeof(m)));
+        if (!str || !cJSON_AddItemToArray(arr, str)) {
+            cJSON_Delete(str);
+            goto out;
+        }
+    }
+    out = cJSON_PrintUnformatted(arr);
+out:
+    cJSON_Delete(arr);
+    return out;
+}
+
+int silence_add(struct rconn *r, const char *prefix, const struct silence *s,
+                const char *created_by, char *errstr, size_t errstr_size)
+{
+    char hkey[SILENCE_MAX_KEY], zkey[SILENCE_MAX_KEY];
+    char created[32], starts[32], ends[32], at[32], max[16], now[32], forget[32];
+    const char *reason = s->reason ? s->reason : "";
+    const char *argv[16];
+    char *mj = NULL;
+    redisReply *rep = NULL;
+    int64_t now_ms = util_now_ms();
+    int rc = -1;
+
+    if (!created_by)
+        created_by = "";
+    if (!silence_id_valid(s->id)) {
+        snprintf(errstr, errstr_size, "bad silence id \"%.20s\"", s->id);
+        return -1;
+    }
+    if (s->nm == 0 || s->nm > SILENCE_MAX_MATCHERS) {
+        snprintf(errstr, errstr_size, "a silence needs 1 to %d matchers",
+                 SILENCE_MAX_MATCHERS);
+        return -1;
+    }
+    for (size_t i = 0; i < s->nm; i++)
+        if (!s->m[i].glob || !s->m[i].glob[0] ||
+            (unsigned)s->m[i].field >= FIELD__COUNT) {
+            snprintf(errstr, errstr_size, "matcher %zu: empty glob or bad field", i + 1);
+            return -1;
+        }
+    if (s->ends_ms <= s->starts_ms || s->ends_ms <= now_ms) {
+        snprintf(errstr, errstr_size, "the silence would be over before it starts");
+        return -1;
+    }
+    if (strlen(reason) > SILENCE_MAX_REASON || !util_utf8_valid(reason, strlen(reason)) ||
+        strlen(created_by) > 256 || !util_utf8_valid(created_by, strlen(created_by))) {
+        snprintf(errstr, errstr_size,
+                 "reason (at most %d bytes) and creator must be valid UTF-8",
+                 SILENCE_MAX_REASON);
+        return -1;
+    }
+    if (make_key(hkey, sizeof(hkey), prefix, "silence:", s->id, errstr, errstr_size) !=
+            0 ||
+        make_key(zkey, sizeof(zkey), prefix, "silences", "", errstr, errstr_size) != 0)
+        return -1;
+    if (!(mj = matchers_json(s))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
+    snprintf(created, sizeof(created), "%" PRId64, now_ms);
+    snprintf(starts, sizeof(starts), "%" PRId64, s->starts_ms);
+    snprintf(ends, sizeof(ends), "%" PRId64, s->ends_ms);
+    snprintf(at, sizeof(at), "%" PRId64, s->ends_ms + SILENCE_KEEP_MS);
+    snprintf(max, sizeof(max), "%d", SILENCE_MAX);
+    snprintf(now, sizeof(now), "%" PRId64, now_ms);
+    snprintf(forget, sizeof(forget), "%" PRId64, now_ms - SILENCE_KEEP_MS);
+    argv[2] = "2";
+    argv[3] = hkey;
+    argv[4] = zkey;
+    argv[5] = s->id;
+    argv[6] = mj;
+    argv[7] = reason;
+    argv[8] = created_by;
+    argv[9] = created;
+    argv[10] = starts;
+    argv[11] = ends;
+    argv[12] = at;
+    argv[13] = max;
+    argv[14] = now;
+    argv[15] = forget;
+    if (!(rep = eval(r, add_lua, argv, 16, errstr, errstr_size)))
+        goto out;
+    if (rep->type != REDIS_REPLY_INTEGER) {
+        snprintf(errstr, errstr_size, "unexpected reply from the silence script");
+        goto out;
+    }
+    if (rep->integer == -1) {
+        snprintf(errstr, errstr_size, "silence %s exists already", s->id);
+        goto out;
+    }
+    if (rep->integer == -2) {
+        snprintf(errstr, errstr_size,
+                 "%d silences are active or pending; expire some first", SILENCE_MAX);
+        goto out;
+    }
+    rc = 0;
+out:
+    freeReplyObject(rep);
+    free(mj);
+    return rc;
+}
+
+int silence_expire(struct rconn *r, const char *prefix, const char *id, int64_t now_ms,
+                   char *errstr, size_t errstr_size)
+{
+    char hkey[SILENCE_MAX_KEY], zkey[SILENCE_MAX_KEY], now[32], at[32];
+    const char *argv[8];
+    redisReply *rep;
+    int rc = -1;
+
+    if (!silence_id_valid(id)) {
+        snprintf(errstr, errstr_size, "no silence %.40s", id);
+        return -1;
+    }
+    if (make_key(hkey, sizeof(hkey), prefix, "silence:", id, errstr, errstr_size) != 0 ||
+        make_key(zkey, sizeof(zkey), prefix, "silences", "", errstr, errstr_size) != 0)
+        return -1;
+    snprintf(now, sizeof(now), "%" PRId64, now_ms);
+    snprintf(at, sizeof(at), "%" PRId64, now_ms + SILENCE_KEEP_MS);
+    argv[2] = "2";
+    argv[3] = hkey;
+    argv[4] = zkey;
+    argv[5] = id;
+    argv[6] = now;
+    argv[7] = at;
+    if (!(rep = eval(r, expire_lua, argv, 8, errstr, errstr_size)))
+        return -1;
+    if (rep->type != REDIS_REPLY_INTEGER)
+        snprintf(errstr, errstr_size, "unexpected reply from the silence script");
+    else if (rep->integer == 0)
+        snprintf(errstr, errstr_size, "no silence %s", id);
+    else
+        rc = 0;
+    freeReplyObject(rep);
+    return rc;
+}
