@@ -1,4 +1,4 @@
-/* alert.c -- tier names. */
+/* alert.c -- tier and alert kind names. */
 #include "alert.h"
 
 #include <string.h>
@@ -16,4 +16,14 @@ int tier_parse(const char *s)
         if (s && strcmp(s, tier_names[i]) == 0)
             return i;
     return -1;
+}
+
+static const char *const kind_names[] = {"failure",     "recovered", "reminder",
+                                         "digest",      "consequence", "ecosystem",
+                                         "ecosystem-recovered", "stalled"};
+
+const char *alert_kind_name(enum alert_kind k)
+{
+    return (unsigned)k < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[k]
+                                                                     : "failure";
 }

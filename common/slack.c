@@ -21,6 +21,11 @@
 #define SLACK_FALLBACK_MAX 400
 #define SLACK_URL_MAX 2000
 #define SLACK_RAW_MAX (64 * 1024) /* unescaped text composed before escaping */
+/* Our own cuts, so one long value cannot crowd out the rest of a line. */
+#define SLACK_NAME_MAX 80  /* service, version, stage, build id in a header or line */
+#define SLACK_JOB_MAX 160  /* job name in the fallback line */
+#define SLACK_ITEM_MAX 300 /* one listed line (escaped) */
+#define SLACK_TAIL_MAX 40  /* room kept for ", …and N more" after a list */
 
 #define ESC_HTML 1    /* & < > become entities */
 #define ESC_ONELINE 2 /* newline and tab become spaces */
@@ -306,9 +311,15 @@ out:
     return rc;
 }
 
+/* Whether the alert is about a set of runs that ended well (green). */
+static bool is_recovery(const struct alert *a)
+{
+    return a->kind == ALERT_RECOVERED || a->kind == ALERT_ECO_RECOVERED;
+}
+
 static const char *tier_color(const struct alert *a)
 {
-    if (a->kind == ALERT_RECOVERED)
+    if (is_recovery(a))
         return "#2eb886";
     return a->tier == TIER_CRITICAL  ? "#d40e0d"
            : a->tier == TIER_WARNING ? "#e8a317"
@@ -317,14 +328,16 @@ static const char *tier_color(const struct alert *a)
 
 static const char *tier_emoji(const struct alert *a)
 {
-    if (a->kind == ALERT_RECOVERED)
+    if (is_recovery(a))
         return ":large_green_circle:";
+    if (a->kind == ALERT_ECOSYSTEM)
+        return ":rotating_light:";
     return a->tier == TIER_CRITICAL  ? ":red_circle:"
            : a->tier == TIER_WARNING ? ":large_orange_circle:"
                                      : ":large_blue_circle:";
 }
 
-/* What happened, as words for the header and the fallback line. */
+/* What happened to the run, as words for the header and the fallback line. */
 static const char *kind_verb(const struct alert *a)
 {
     const char *st = a->ev ? a->ev->state : NULL;
@@ -333,6 +346,8 @@ static const char *kind_verb(const struct alert *a)
         return "recovered";
     if (a->kind == ALERT_REMINDER)
         return "still failing";
+    if (a->kind == ALERT_CONSEQUENCE)
+        return "failed (consequence)";
     if (!st || strcmp(st, "failure") == 0)
         return "failed";
     if (strcmp(st, "error") == 0)
@@ -340,50 +355,205 @@ static const char *kind_verb(const struct alert *a)
     return st;
 }
 
-/* The one-line "text" fallback and the header, both composed raw then escaped. */
-static int add_summary(cJSON *root, cJSON *blocks, const struct alert *a)
+/* " (infrastructure)" for a failing run whose cause looks like infrastructure, so
+ * the header and the notification say at a glance that it is not the code. */
+static const char *infra_tag(const struct alert *a)
 {
-    struct buf raw, line;
+    if (a->infra_cause && (a->kind == ALERT_FAILURE || a->kind == ALERT_REMINDER))
+        return " (infrastructure)";
+    return "";
+}
+
+/* Lines listed plus lines left out: the count the alert is about. */
+static int64_t list_total(const struct alert *a)
+{
+    return (int64_t)a->nlines + (a->more > 0 ? a->more : 0);
+}
+
+/* Append raw (unescaped) text for the header or the fallback line: control characters
+ * dropped, newlines made spaces, cut to max bytes with "…". The whole is escaped
+ * later. -1 only when memory ran out. */
+static int put_piece(struct buf *raw, const char *s, size_t max)
+{
+    return esc_bounded(raw, s, SIZE_MAX, max < room(raw) ? max : room(raw), ESC_ONELINE);
+}
+
+/* "<service>" or "<service> <version>", raw. */
+static int put_who(struct buf *raw, const struct alert *a, bool with_version)
+{
+    if (put_piece(raw, a->service, SLACK_NAME_MAX) < 0)
+        return -1;
+    if (with_version && a->version && *a->version &&
+        (put_raw(raw, " ") < 0 || put_piece(raw, a->version, SLACK_NAME_MAX) < 0))
+        return -1;
+    return 0;
+}
+
+/* Append a->lines to b, each escaped with flags and cut to item_max bytes, either as
+ * "• line" bullets one per line or comma-separated, using at most limit bytes of b.
+ * Lines that do not fit (and NULL ones) are counted with a->more in a closing
+ * "…and N more", so the lines shown plus N always equal nlines + more. */
+static int put_list(struct buf *b, const struct alert *a, bool bullets, size_t item_max,
+                    size_t limit, int flags)
+{
+    struct buf item;
+    size_t start = b->len, budget, shown = 0;
+    int64_t more;
+    char tail[64];
     int rc = -1;
 
-    buf_init(&raw, SLACK_RAW_MAX);
-    buf_init(&line, SLACK_FALLBACK_MAX + 64);
-    if (a->kind == ALERT_DIGEST) {
-        if (buf_printf(&raw, "%lld alert%s folded into this digest",
-                       (long long)a->suppressed, a->suppressed == 1 ? "" : "s") < 0 ||
-            add_header(blocks, raw.data) < 0 ||
-            buf_printf(&line, "%s [%s] ", tier_emoji(a), tier_name(a->tier)) < 0 ||
-            put_esc(&line, a->service, ESC_HTML | ESC_ONELINE) < 0 ||
-            put_raw(&line, ": ") < 0 || put_raw(&line, raw.data) < 0)
+    if (limit > room(b))
+        limit = room(b);
+    budget = limit > SLACK_TAIL_MAX ? limit - SLACK_TAIL_MAX : 0;
+    buf_init(&item, item_max);
+    for (size_t i = 0; a->lines && i < a->nlines; i++) {
+        const char *sep = bullets ? "\xe2\x80\xa2 " : shown ? ", " : "";
+        const char *end = bullets ? "\n" : "";
+
+        if (!a->lines[i])
+            continue;
+        buf_reset(&item);
+        if (esc_bounded(&item, a->lines[i], SIZE_MAX, item_max, flags) < 0)
             goto out;
-    } else {
-        const char *what = a->kind == ALERT_FAILURE ? a->ev->state : kind_verb(a);
-        if (buf_printf(&raw, "%s \xc2\xb7 %s %s", a->service, a->stage, kind_verb(a)) <
-                0 ||
-            add_header(blocks, raw.data) < 0)
+        if (b->len - start + strlen(sep) + item.len + strlen(end) > budget)
+            break;
+        if (buf_puts(b, sep) < 0 || buf_append(b, item.data, item.len) < 0 ||
+            buf_puts(b, end) < 0)
             goto out;
-        buf_reset(&raw);
-        if (buf_printf(&raw, "%s: %s %s", a->service, a->ev->job, what) < 0 ||
-            buf_printf(&line, "%s [%s] ", tier_emoji(a), tier_name(a->tier)) < 0 ||
-            put_esc(&line, raw.data, ESC_HTML | ESC_ONELINE) < 0)
+        shown++;
+    }
+    more = list_total(a) - (int64_t)shown;
+    if (bullets && more == 0 && b->len > start && b->data[b->len - 1] == '\n')
+        b->data[--b->len] = '\0';
+    if (more > 0) {
+        snprintf(tail, sizeof(tail),
+                 "%s\xe2\x80\xa6"
+                 "and %lld more",
+                 !bullets && shown ? ", " : "", (long long)more);
+        if (put_raw(b, tail) < 0)
             goto out;
     }
+    rc = 0;
+out:
+    buf_release(&item);
+    return rc;
+}
+
+/* The header and the fallback line for alerts about one run (ev non-NULL). */
+static int compose_run_summary(const struct alert *a, struct buf *head, struct buf *fb)
+{
+    bool ver = a->kind == ALERT_FAILURE || a->kind == ALERT_CONSEQUENCE;
+    const char *verb = kind_verb(a);
+
+    if (put_who(head, a, ver) < 0 || put_raw(head, " \xc2\xb7 ") < 0 ||
+        put_piece(head, a->stage, SLACK_NAME_MAX) < 0 ||
+        buf_printf(head, " %s%s", verb, infra_tag(a)) < 0)
+        return -1;
+    if (put_who(fb, a, ver) < 0 || put_raw(fb, ": ") < 0 ||
+        put_piece(fb, a->ev->job, SLACK_JOB_MAX) < 0 ||
+        buf_printf(fb, " %s%s", a->kind == ALERT_FAILURE ? a->ev->state : verb,
+                   infra_tag(a)) < 0)
+        return -1;
+    return 0;
+}
+
+/* The header and the fallback line, both raw (escaped when added), for every kind. */
+static int compose_summary(const struct alert *a, struct buf *head, struct buf *fb)
+{
+    int64_t n = list_total(a);
+    const char *s;
+
+    if (a->kind == ALERT_DIGEST && a->suppressed > n) /* never fewer than listed */
+        n = a->suppressed;
+    s = n == 1 ? "" : "s";
+    switch (a->kind) {
+    case ALERT_FAILURE:
+    case ALERT_REMINDER:
+    case ALERT_RECOVERED:
+    case ALERT_CONSEQUENCE:
+        return compose_run_summary(a, head, fb);
+    case ALERT_ECOSYSTEM:
+        if (buf_printf(head, ":rotating_light: Ecosystem: %lld service%s failing ",
+                       (long long)n, s) < 0 ||
+            put_piece(head, a->stage, SLACK_NAME_MAX) < 0 ||
+            buf_printf(fb, "Ecosystem: %lld service%s failing ", (long long)n, s) < 0 ||
+            put_piece(fb, a->stage, SLACK_NAME_MAX) < 0 || put_raw(fb, ": ") < 0 ||
+            put_list(fb, a, false, SLACK_NAME_MAX, SLACK_FALLBACK_MAX / 2, ESC_ONELINE) <
+                0)
+            return -1;
+        return 0;
+    case ALERT_ECO_RECOVERED:
+        if (put_raw(head, "Ecosystem: ") < 0 ||
+            put_piece(head, a->stage, SLACK_NAME_MAX) < 0 ||
+            put_raw(head, " recovered") < 0 || put_raw(fb, "Ecosystem: ") < 0 ||
+            put_piece(fb, a->stage, SLACK_NAME_MAX) < 0 ||
+            buf_printf(fb, " recovered (%lld service%s)", (long long)n, s) < 0)
+            return -1;
+        return 0;
+    case ALERT_STALLED:
+        if (put_who(head, a, true) < 0 ||
+            put_raw(head, " \xc2\xb7 release stalled at ") < 0 ||
+            put_piece(head, a->stage, SLACK_NAME_MAX) < 0 || put_who(fb, a, true) < 0 ||
+            put_raw(fb, ": release stalled at ") < 0 ||
+            put_piece(fb, a->stage, SLACK_NAME_MAX) < 0)
+            return -1;
+        return 0;
+    case ALERT_DIGEST:
+        if (buf_printf(head, "%lld alert%s folded into this digest", (long long)n, s) < 0)
+            return -1;
+        if (*a->service && put_piece(fb, a->service, SLACK_NAME_MAX) < 0)
+            return -1;
+        if (*a->stage && ((*a->service && put_raw(fb, " \xc2\xb7 ") < 0) ||
+                          put_piece(fb, a->stage, SLACK_NAME_MAX) < 0))
+            return -1;
+        if ((*a->service || *a->stage) && put_raw(fb, ": ") < 0)
+            return -1;
+        return put_raw(fb, head->data);
+    }
+    return -1;
+}
+
+/* The one-line "text" fallback and the header block. */
+static int add_summary(cJSON *root, cJSON *blocks, const struct alert *a)
+{
+    struct buf head, fb, line;
+    int rc = -1;
+
+    buf_init(&head, SLACK_RAW_MAX);
+    buf_init(&fb, SLACK_RAW_MAX);
+    buf_init(&line, SLACK_FALLBACK_MAX + 64);
+    if (compose_summary(a, &head, &fb) < 0 || buf_puts(&head, "") < 0 ||
+        buf_puts(&fb, "") < 0 || add_header(blocks, head.data) < 0 ||
+        buf_printf(&line, "%s [%s] ", tier_emoji(a), tier_name(a->tier)) < 0 ||
+        put_esc(&line, fb.data, ESC_HTML | ESC_ONELINE) < 0)
+        goto out;
     if (cJSON_AddStringToObject(root, "text", line.data))
         rc = 0;
 out:
-    buf_release(&raw);
+    buf_release(&head);
+    buf_release(&fb);
     buf_release(&line);
     return rc;
 }
 
-/* "Version/ref": the branch or tag and, for presubmits and batches, the PRs. */
-static int put_ref(struct buf *v, const struct event *ev)
+/* "Version/ref": the release version if known (with the branch or tag when it says
+ * something more), else the branch or tag; for presubmits and batches, the PRs. */
+static int put_ref(struct buf *v, const struct event *ev, const char *version)
 {
     bool prs = strcmp(ev->type, "presubmit") == 0 || strcmp(ev->type, "batch") == 0;
+    bool has_ref = ev->base_ref && *ev->base_ref;
     char num[32];
 
-    if (put_esc(v, ev->base_ref && *ev->base_ref ? ev->base_ref : "-", ESC_HTML) < 0)
+    if (version && *version) {
+        if (put_esc(v, version, ESC_HTML) < 0)
+            return -1;
+        if (has_ref && strcmp(ev->base_ref, version) != 0 &&
+            (put_raw(v, " (") < 0 || put_esc(v, ev->base_ref, ESC_HTML) < 0 ||
+             put_raw(v, ")") < 0))
+            return -1;
+    } else if (put_esc(v, has_ref ? ev->base_ref : "-", ESC_HTML) < 0) {
         return -1;
+    }
     if (!prs || ev->npulls == 0)
         return 0;
     if (ev->npulls == 1) {
@@ -460,7 +630,7 @@ static int add_event_fields(cJSON *blocks, const struct alert *a)
             goto out;
     }
     buf_reset(&v);
-    if (put_ref(&v, ev) < 0 || add_field_buf(fields, "Version/ref", &v) < 0)
+    if (put_ref(&v, ev, a->version) < 0 || add_field_buf(fields, "Version/ref", &v) < 0)
         goto out;
     if (a->infra_cause || (ev->description && *ev->description)) {
         buf_reset(&v);
@@ -517,7 +687,183 @@ out:
     return rc;
 }
 
-/* Blocks of a digest: the folded alerts (a->extra) and who they are about. */
+/* The job's streak as one context line: how long and how often it has been failing,
+ * since when and from which build (FAILURE, REMINDER, RECOVERED). Parts that are not
+ * known (0 / NULL) are left out, and so is the line when nothing is known. */
+static int add_streak_context(cJSON *blocks, const struct alert *a)
+{
+    const struct event *ev = a->ev;
+    int64_t end = ev->completion_ms > 0 ? ev->completion_ms : ev->event_ms;
+    bool since = a->failing_since_ms > 0;
+    struct buf v;
+    char ts[40], dur[48];
+    int rc = -1;
+
+    buf_init(&v, SLACK_TEXT_MAX);
+    if (a->kind == ALERT_RECOVERED)
+        end = ev->event_ms;
+    if (since && end > a->failing_since_ms)
+        util_human_duration(end - a->failing_since_ms, dur, sizeof(dur));
+    else
+        dur[0] = '\0';
+    if (since)
+        util_format_time_s(a->failing_since_ms, ts, sizeof(ts));
+
+    switch (a->kind) {
+    case ALERT_FAILURE:
+        if (a->failures <= 1 && a->threshold <= 1)
+            break;
+        if (a->failures == 1) {
+            if (put_raw(&v, "Failed once") < 0)
+                goto out;
+        } else if (buf_printf(&v, "Failed %s%lld times in a row",
+                              a->failures > 0 ? "" : "at least ",
+                              (long long)(a->failures > 0 ? a->failures : a->threshold)) <
+                   0) {
+            goto out;
+        }
+        if (since && (put_raw(&v, " since ") < 0 || put_raw(&v, ts) < 0))
+            goto out;
+        break;
+    case ALERT_REMINDER:
+        if (*dur && buf_printf(&v, "Failing for %s", dur) < 0)
+            goto out;
+        if (a->failures > 0 &&
+            buf_printf(&v, "%s%lld run%s", *dur ? ", " : "Failing for ",
+                       (long long)a->failures, a->failures == 1 ? "" : "s") < 0)
+            goto out;
+        if (v.len && since && (put_raw(&v, " since ") < 0 || put_raw(&v, ts) < 0))
+            goto out;
+        break;
+    case ALERT_RECOVERED:
+        if (a->failures > 0 &&
+            buf_printf(&v, "Recovered after %lld failure%s", (long long)a->failures,
+                       a->failures == 1 ? "" : "s") < 0)
+            goto out;
+        if (*dur && buf_printf(&v, "%s %s",
+                               v.len ? " over" : "Recovered after failing for", dur) < 0)
+            goto out;
+        break;
+    default:
+        break;
+    }
+    if (v.len && a->first_build && *a->first_build &&
+        (put_raw(&v, " (first failure: build ") < 0 ||
+         esc_bounded(&v, a->first_build, SIZE_MAX, SLACK_NAME_MAX,
+                     ESC_HTML | ESC_ONELINE) < 0 ||
+         put_raw(&v, ")") < 0))
+        goto out;
+    rc = v.len ? add_mrkdwn_block(blocks, "context", v.data) : 0;
+out:
+    buf_release(&v);
+    return rc;
+}
+
+/* A section: an optional mrkdwn title line, then the alert's lines as bullets or
+ * comma-separated, within Slack's section limit. Nothing when there is nothing to list.
+ */
+static int add_list_section(cJSON *blocks, const struct alert *a, const char *title,
+                            bool bullets)
+{
+    struct buf v;
+    int rc = -1;
+
+    if (list_total(a) == 0)
+        return 0;
+    buf_init(&v, SLACK_TEXT_MAX);
+    if (title && (put_raw(&v, title) < 0 || put_raw(&v, "\n") < 0))
+        goto out;
+    if (put_list(&v, a, bullets, SLACK_ITEM_MAX, room(&v), ESC_HTML | ESC_ONELINE) < 0)
+        goto out;
+    rc = v.len ? add_mrkdwn_block(blocks, "section", v.data) : 0;
+out:
+    buf_release(&v);
+    return rc;
+}
+
+/* A context line of trusted text. */
+static int add_context(cJSON *blocks, const char *text)
+{
+    return add_mrkdwn_block(blocks, "context", text);
+}
+
+/* Blocks of the alerts about one run: FAILURE, REMINDER, RECOVERED, CONSEQUENCE. */
+static int add_run_blocks(cJSON *blocks, const struct alert *a)
+{
+    if (add_event_fields(blocks, a) < 0)
+        return -1;
+    switch (a->kind) {
+    case ALERT_FAILURE:
+        if (add_streak_context(blocks, a) < 0 ||
+            add_list_section(blocks, a, "*Also failed in this release:*", true) < 0)
+            return -1;
+        break;
+    case ALERT_REMINDER:
+    case ALERT_RECOVERED:
+        if (add_streak_context(blocks, a) < 0)
+            return -1;
+        break;
+    case ALERT_CONSEQUENCE:
+        if (add_list_section(blocks, a, NULL, true) < 0 ||
+            add_context(blocks, "Downstream of an earlier failure in this release; see "
+                                "the first alert.") < 0)
+            return -1;
+        break;
+    default:
+        break;
+    }
+    return add_event_context(blocks, a);
+}
+
+/* Blocks of an ecosystem incident (ECOSYSTEM) or its end (ECO_RECOVERED). */
+static int add_ecosystem_blocks(cJSON *blocks, const struct alert *a)
+{
+    int64_t n = list_total(a);
+    const char *s = n == 1 ? "" : "s";
+    struct buf v;
+    char ts[40], dur[48];
+    int rc = -1;
+
+    buf_init(&v, SLACK_TEXT_MAX);
+    if (add_list_section(
+            blocks, a, a->kind == ALERT_ECOSYSTEM ? "*Services failing:*" : "*Services:*",
+            false) < 0)
+        goto out;
+    if (a->window_ms > 0)
+        util_human_duration(a->window_ms, dur, sizeof(dur));
+    if (a->started_ms > 0)
+        util_format_time_s(a->started_ms, ts, sizeof(ts));
+    if (a->kind == ALERT_ECOSYSTEM) {
+        if (buf_printf(&v, "%lld service%s", (long long)n, s) < 0 ||
+            (a->window_ms > 0 && buf_printf(&v, " within %s", dur) < 0) ||
+            (a->started_ms > 0 && buf_printf(&v, " since %s", ts) < 0) ||
+            put_raw(&v, ". Per-service alerts for this stage are held while the "
+                        "incident is open.") < 0)
+            goto out;
+    } else {
+        if (buf_printf(&v, "All %lld service%s recovered", (long long)n, s) < 0 ||
+            (a->window_ms > 0 && buf_printf(&v, " within %s", dur) < 0) ||
+            (a->started_ms > 0 && buf_printf(&v, " (incident began %s)", ts) < 0) ||
+            put_raw(&v, ".") < 0)
+            goto out;
+    }
+    if (add_context(blocks, v.data) < 0)
+        goto out;
+    rc = add_event_context(blocks, a);
+out:
+    buf_release(&v);
+    return rc;
+}
+
+/* Blocks of a stalled release: what is missing. */
+static int add_stalled_blocks(cJSON *blocks, const struct alert *a)
+{
+    if (add_list_section(blocks, a, "*What is missing:*", true) < 0)
+        return -1;
+    return add_event_context(blocks, a);
+}
+
+/* Blocks of a digest: the folded alerts, why they were held and who they are about. */
 static int add_digest_blocks(cJSON *blocks, const struct alert *a)
 {
     struct buf v;
@@ -525,34 +871,64 @@ static int add_digest_blocks(cJSON *blocks, const struct alert *a)
     int rc = -1;
 
     buf_init(&v, SLACK_TEXT_MAX);
-    if (a->extra && *a->extra) {
-        if (put_esc(&v, a->extra, 0) < 0 ||
-            add_mrkdwn_block(blocks, "section", v.data) < 0)
-            goto out;
-    }
-    buf_reset(&v);
-    if (put_raw(&v, "Service ") < 0 ||
-        put_esc(&v, a->service, ESC_HTML | ESC_ONELINE) < 0 ||
-        put_raw(&v, " \xc2\xb7 stage ") < 0 ||
-        put_esc(&v, a->stage, ESC_HTML | ESC_ONELINE) < 0 ||
-        put_raw(&v, " \xc2\xb7 ") < 0 || put_raw(&v, tier_name(a->tier)) < 0)
+    if (add_list_section(blocks, a, NULL, true) < 0)
+        goto out;
+    if (put_raw(&v, "Held back by the rate limit") < 0)
+        goto out;
+    if (*a->service && (put_raw(&v, " \xc2\xb7 service ") < 0 ||
+                        esc_bounded(&v, a->service, SIZE_MAX, SLACK_NAME_MAX,
+                                    ESC_HTML | ESC_ONELINE) < 0))
+        goto out;
+    if (*a->stage &&
+        (put_raw(&v, " \xc2\xb7 stage ") < 0 ||
+         esc_bounded(&v, a->stage, SIZE_MAX, SLACK_NAME_MAX, ESC_HTML | ESC_ONELINE) < 0))
+        goto out;
+    if (put_raw(&v, " \xc2\xb7 ") < 0 || put_raw(&v, tier_name(a->tier)) < 0)
         goto out;
     if (a->suppressed_since_ms > 0 &&
         (put_raw(&v, " \xc2\xb7 since ") < 0 ||
          put_raw(&v, util_format_time_s(a->suppressed_since_ms, ts, sizeof(ts))) < 0))
         goto out;
-    rc = add_mrkdwn_block(blocks, "context", v.data);
+    if (add_context(blocks, v.data) < 0)
+        goto out;
+    if (a->extra && *a->extra) {
+        buf_reset(&v);
+        if (put_esc(&v, a->extra, 0) < 0 || (v.len && add_context(blocks, v.data) < 0))
+            goto out;
+    }
+    rc = 0;
 out:
     buf_release(&v);
     return rc;
+}
+
+/* Whether the alert carries what its kind needs (see slack.h). */
+static bool alert_is_complete(const struct alert *a)
+{
+    if (!a->service || !a->stage)
+        return false;
+    switch (a->kind) {
+    case ALERT_FAILURE:
+    case ALERT_REMINDER:
+    case ALERT_RECOVERED:
+    case ALERT_CONSEQUENCE:
+        return a->ev && a->ev->job && a->ev->state && a->ev->type;
+    case ALERT_DIGEST:
+    case ALERT_ECOSYSTEM:
+    case ALERT_ECO_RECOVERED:
+    case ALERT_STALLED:
+        return true;
+    }
+    return false;
 }
 
 char *slack_format(const struct alert *a, const struct receiver *r, const char *thread_ts)
 {
     cJSON *root = NULL, *atts, *att, *blocks;
     char *out = NULL;
+    int rc;
 
-    if (!a || !r || !a->service || !a->stage || (a->kind != ALERT_DIGEST && !a->ev))
+    if (!a || !r || !alert_is_complete(a))
         return NULL;
     if (!(root = cJSON_CreateObject()))
         goto out;
@@ -574,12 +950,23 @@ char *slack_format(const struct alert *a, const struct receiver *r, const char *
         goto out;
     if (add_summary(root, blocks, a) < 0)
         goto out;
-    if (a->kind == ALERT_DIGEST) {
-        if (add_digest_blocks(blocks, a) < 0)
-            goto out;
-    } else if (add_event_fields(blocks, a) < 0 || add_event_context(blocks, a) < 0) {
-        goto out;
+    switch (a->kind) {
+    case ALERT_DIGEST:
+        rc = add_digest_blocks(blocks, a);
+        break;
+    case ALERT_ECOSYSTEM:
+    case ALERT_ECO_RECOVERED:
+        rc = add_ecosystem_blocks(blocks, a);
+        break;
+    case ALERT_STALLED:
+        rc = add_stalled_blocks(blocks, a);
+        break;
+    default:
+        rc = add_run_blocks(blocks, a);
+        break;
     }
+    if (rc < 0)
+        goto out;
     out = cJSON_PrintUnformatted(root);
 out:
     cJSON_Delete(root);

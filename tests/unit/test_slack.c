@@ -372,7 +372,8 @@ static void test_format_escapes_event_text(void **state)
     assert_string_equal(field_text(root, "Version/ref"),
                         "&lt;!here&gt;\nPR #7 by &lt;@U999&gt;\n&lt;!everyone&gt;");
     assert_string_equal(field_text(root, "Stage"), "a&amp;b");
-    assert_string_equal(header_text(root), "&lt;!subteam^S1&gt; \xc2\xb7 a&amp;b failed");
+    assert_string_equal(header_text(root),
+                        "&lt;!subteam^S1&gt; \xc2\xb7 a&amp;b failed (infrastructure)");
     assert_non_null(strstr(str_of(root, "text"), "&lt;!channel&gt; deploy"));
     free(raw);
     cJSON_Delete(root);
@@ -485,37 +486,623 @@ static void test_format_malicious_url(void **state)
     cJSON_Delete(root);
 }
 
-static void test_format_digest(void **state)
-{
-    struct alert a;
-    cJSON *root;
-    (void)state;
-
-    fill_alert(&a, NULL);
-    a.kind = ALERT_DIGEST;
-    a.tier = TIER_WARNING;
-    a.suppressed = 5;
-    a.suppressed_since_ms = T0;
-    a.extra = "\xe2\x80\xa2 s3-post-submit failure\n\xe2\x80\xa2 s3-e2e failure";
-    root = format_parse(&a, &s_api, NULL, NULL);
-    assert_string_equal(header_text(root), "5 alerts folded into this digest");
-    assert_string_equal(str_of(root, "channel"), "C0123");
-    assert_non_null(line_with(root, "section", "s3-e2e failure"));
-    assert_non_null(line_with(root, "context", "since 2026-11-25T10:00:00Z"));
-    assert_non_null(strstr(str_of(root, "text"), "5 alerts folded into this digest"));
-    cJSON_Delete(root);
-
-    /* only a digest may come without an event */
-    a.kind = ALERT_FAILURE;
-    assert_null(slack_format(&a, &s_hook, NULL));
-}
-
 static size_t max_field;
 
 static void note_len(const char *t)
 {
     if (strlen(t) > max_field)
         max_field = strlen(t);
+}
+
+static const char *color_of(const cJSON *root)
+{
+    return str_of(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "attachments"), 0),
+        "color");
+}
+
+/* Text of the n-th (0-based) block of type, section text or first context element. */
+static const char *block_text(const cJSON *root, const char *type, int n)
+{
+    const cJSON *blk;
+
+    cJSON_ArrayForEach(blk, blocks_of(root))
+    {
+        if (strcmp(str_of(blk, "type"), type) != 0 || n-- > 0)
+            continue;
+        const char *t = str_of(cJSON_GetObjectItemCaseSensitive(blk, "text"), "text");
+        if (t)
+            return t;
+        return str_of(
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(blk, "elements"), 0),
+            "text");
+    }
+    return NULL;
+}
+
+/* Occurrences of needle in s. */
+static int count_str(const char *s, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* N of the "…and N more" in s, 0 if there is none. */
+static long long more_of(const char *s)
+{
+    const char *p = strstr(s, "\xe2\x80\xa6"
+                              "and ");
+
+    return p ? strtoll(p + strlen("\xe2\x80\xa6"
+                                  "and "),
+                       NULL, 10)
+             : 0;
+}
+
+static void test_format_failure_streak(void **state)
+{
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_event(&ev);
+    fill_alert(&a, &ev);
+    a.failures = 5;
+    a.threshold = 3;
+    a.failing_since_ms = T0 - 3 * 3600000LL;
+    a.first_build = "100";
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(line_with(root, "context", "in a row"),
+                        "Failed 5 times in a row since 2026-11-25T07:00:00Z "
+                        "(first failure: build 100)");
+    cJSON_Delete(root);
+
+    /* unknown parts are left out */
+    a.failures = 0;
+    a.failing_since_ms = 0;
+    a.first_build = NULL;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(line_with(root, "context", "in a row"),
+                        "Failed at least 3 times in a row");
+    cJSON_Delete(root);
+
+    a.failures = 2;
+    a.threshold = 1;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(line_with(root, "context", "in a row"),
+                        "Failed 2 times in a row");
+    cJSON_Delete(root);
+
+    /* a first failure at threshold 1 needs no streak line */
+    a.failures = 1;
+    a.threshold = 1;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_null(line_with(root, "context", "Failed"));
+    cJSON_Delete(root);
+}
+
+static void test_format_failure_release(void **state)
+{
+    const char *const lines[] = {"chart-update: update-ack-chart failed (build 123)",
+                                 "release-test: s3-release-test failed (build 9)"};
+    char tag[] = "v1.2.3";
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    const char *t;
+    (void)state;
+
+    fill_event(&ev);
+    fill_alert(&a, &ev);
+    a.version = "v1.2.3";
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(header_text(root), "s3 v1.2.3 \xc2\xb7 post-submit failed");
+    assert_string_equal(field_text(root, "Version/ref"), "v1.2.3 (main)");
+    assert_non_null(strstr(str_of(root, "text"), "s3 v1.2.3: s3-post-submit failure"));
+    assert_null(line_with(root, "section", "Also failed"));
+    cJSON_Delete(root);
+
+    ev.base_ref = tag; /* tag-triggered: the ref is the version */
+    a.lines = lines;
+    a.nlines = 2;
+    a.more = 3;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(field_text(root, "Version/ref"), "v1.2.3");
+    t = line_with(root, "section", "*Also failed in this release:*");
+    assert_string_equal(t,
+                        "*Also failed in this release:*\n"
+                        "\xe2\x80\xa2 chart-update: update-ack-chart failed (build 123)\n"
+                        "\xe2\x80\xa2 release-test: s3-release-test failed (build 9)\n"
+                        "\xe2\x80\xa6"
+                        "and 3 more");
+    cJSON_Delete(root);
+
+    a.more = 0;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    t = line_with(root, "section", "*Also failed in this release:*");
+    assert_non_null(t);
+    assert_null(strstr(t, "more"));
+    assert_int_equal(t[strlen(t) - 1], ')'); /* no trailing newline */
+    cJSON_Delete(root);
+}
+
+static void test_format_failure_infra(void **state)
+{
+    char err[] = "error";
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_event(&ev);
+    ev.state = err;
+    fill_alert(&a, &ev);
+    a.stage = "e2e";
+    a.infra_cause = "OOM kill";
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(header_text(root), "s3 \xc2\xb7 e2e errored (infrastructure)");
+    assert_string_equal(
+        str_of(root, "text"),
+        ":red_circle: [critical] s3: s3-post-submit error (infrastructure)");
+    assert_string_equal(field_text(root, "Description"),
+                        "infrastructure: OOM kill\nJob failed.");
+    cJSON_Delete(root);
+
+    a.infra_cause = NULL;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(header_text(root), "s3 \xc2\xb7 e2e errored");
+    assert_null(strstr(str_of(root, "text"), "infrastructure"));
+    cJSON_Delete(root);
+}
+
+static void test_format_reminder(void **state)
+{
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_event(&ev);
+    fill_alert(&a, &ev);
+    a.kind = ALERT_REMINDER;
+    a.failures = 7;
+    a.failing_since_ms = T0 - 3 * 3600000LL - 20 * 60000LL;
+    a.suppressed = 4;
+    a.suppressed_since_ms = T0 - 3600000LL;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(header_text(root), "s3 \xc2\xb7 post-submit still failing");
+    assert_non_null(strstr(str_of(root, "text"), "still failing"));
+    assert_string_equal(line_with(root, "context", "Failing for"),
+                        "Failing for 3 h 20 min, 7 runs since 2026-11-25T06:40:00Z");
+    assert_string_equal(line_with(root, "context", "Suppressed"),
+                        "Suppressed 4 repeats since 2026-11-25T09:00:00Z");
+    assert_string_equal(color_of(root), "#d40e0d");
+    cJSON_Delete(root);
+
+    /* no completion time: measured to the event time */
+    ev.completion_ms = 0;
+    ev.event_ms = T0 + 3600000LL;
+    a.failures = 0;
+    a.infra_cause = "pod scheduling timeout";
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(line_with(root, "context", "Failing for"),
+                        "Failing for 4 h 20 min since 2026-11-25T06:40:00Z");
+    assert_string_equal(header_text(root),
+                        "s3 \xc2\xb7 post-submit still failing (infrastructure)");
+    cJSON_Delete(root);
+
+    /* nothing known: no line */
+    a.failing_since_ms = 0;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_null(line_with(root, "context", "Failing for"));
+    cJSON_Delete(root);
+}
+
+static void test_format_recovered(void **state)
+{
+    char ok[] = "success";
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_event(&ev);
+    ev.state = ok;
+    fill_alert(&a, &ev);
+    a.kind = ALERT_RECOVERED;
+    a.failures = 4;
+    a.failing_since_ms = T0 - 90 * 60000LL;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(color_of(root), "#2eb886");
+    assert_string_equal(header_text(root), "s3 \xc2\xb7 post-submit recovered");
+    assert_non_null(strstr(str_of(root, "text"), "recovered"));
+    assert_string_equal(line_with(root, "context", "Recovered"),
+                        "Recovered after 4 failures over 1 h 30 min");
+    cJSON_Delete(root);
+
+    a.failures = 1;
+    a.failing_since_ms = 0;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(line_with(root, "context", "Recovered"),
+                        "Recovered after 1 failure");
+    cJSON_Delete(root);
+
+    a.failures = 0;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_null(line_with(root, "context", "Recovered"));
+    cJSON_Delete(root);
+}
+
+static void test_format_consequence(void **state)
+{
+    const char *const lines[] = {"chart-update: update-ack-chart failed (build 123)"};
+    char job[] = "s3-update-ack-chart";
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_event(&ev);
+    ev.job = job;
+    fill_alert(&a, &ev);
+    a.kind = ALERT_CONSEQUENCE;
+    a.stage = "chart-update";
+    a.tier = TIER_WARNING;
+    a.version = "v1.2.3";
+    a.lines = lines;
+    a.nlines = 1;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(header_text(root),
+                        "s3 v1.2.3 \xc2\xb7 chart-update failed (consequence)");
+    assert_string_equal(str_of(root, "text"),
+                        ":large_orange_circle: [warning] s3 v1.2.3: "
+                        "s3-update-ack-chart failed (consequence)");
+    assert_string_equal(color_of(root), "#e8a317");
+    assert_non_null(line_with(root, "section", "chart-update: update-ack-chart failed"));
+    assert_string_equal(line_with(root, "context", "Downstream"),
+                        "Downstream of an earlier failure in this release; see the first "
+                        "alert.");
+    assert_string_equal(field_text(root, "Job"), "s3-update-ack-chart");
+    cJSON_Delete(root);
+}
+
+static void test_format_ecosystem(void **state)
+{
+    const char *const svcs[] = {"s3", "ec2", "rds", "iam", "lambda"};
+    struct alert a;
+    cJSON *root;
+    const char *t;
+    (void)state;
+
+    fill_alert(&a, NULL);
+    a.kind = ALERT_ECOSYSTEM;
+    a.service = "";
+    a.stage = "e2e";
+    a.lines = svcs;
+    a.nlines = 5;
+    a.more = 9;
+    a.window_ms = 30 * 60000LL;
+    a.started_ms = T0;
+    root = format_parse(&a, &s_api, NULL, NULL);
+    assert_string_equal(header_text(root),
+                        ":rotating_light: Ecosystem: 14 services failing e2e");
+    assert_string_equal(str_of(root, "text"),
+                        ":rotating_light: [critical] Ecosystem: 14 services failing e2e: "
+                        "s3, ec2, rds, iam, lambda, \xe2\x80\xa6"
+                        "and 9 more");
+    assert_string_equal(color_of(root), "#d40e0d");
+    assert_string_equal(str_of(root, "channel"), "C0123");
+    assert_string_equal(line_with(root, "section", "Services"),
+                        "*Services failing:*\ns3, ec2, rds, iam, lambda, \xe2\x80\xa6"
+                        "and 9 more");
+    t = line_with(root, "context", "services within");
+    assert_string_equal(
+        t, "14 services within 30 min since 2026-11-25T10:00:00Z. Per-service "
+           "alerts for this stage are held while the incident is open.");
+    cJSON_Delete(root);
+
+    a.more = 0;
+    a.window_ms = 0;
+    a.started_ms = 0;
+    a.tier = TIER_WARNING;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(header_text(root),
+                        ":rotating_light: Ecosystem: 5 services failing e2e");
+    assert_string_equal(line_with(root, "section", "Services"),
+                        "*Services failing:*\ns3, ec2, rds, iam, lambda");
+    assert_non_null(line_with(root, "context", "5 services. Per-service alerts"));
+    assert_string_equal(color_of(root), "#e8a317");
+    cJSON_Delete(root);
+}
+
+static void test_format_eco_recovered(void **state)
+{
+    const char *const svcs[] = {"s3", "ec2", "rds"};
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_alert(&a, NULL);
+    a.kind = ALERT_ECO_RECOVERED;
+    a.service = "";
+    a.stage = "e2e";
+    a.lines = svcs;
+    a.nlines = 3;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(header_text(root), "Ecosystem: e2e recovered");
+    assert_string_equal(color_of(root), "#2eb886");
+    assert_string_equal(
+        str_of(root, "text"),
+        ":large_green_circle: [critical] Ecosystem: e2e recovered (3 services)");
+    assert_non_null(line_with(root, "section", "s3, ec2, rds"));
+    assert_string_equal(line_with(root, "context", "All 3"), "All 3 services recovered.");
+    cJSON_Delete(root);
+
+    a.window_ms = 2 * 3600000LL;
+    a.started_ms = T0;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(line_with(root, "context", "All 3"),
+                        "All 3 services recovered within 2 h 0 min "
+                        "(incident began 2026-11-25T10:00:00Z).");
+    cJSON_Delete(root);
+}
+
+static void test_format_stalled(void **state)
+{
+    const char *const lines[] = {
+        "chart-update did not start within 1h after post-submit succeeded"};
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_alert(&a, NULL);
+    a.kind = ALERT_STALLED;
+    a.stage = "chart-update";
+    a.version = "v1.2.3";
+    a.tier = TIER_WARNING;
+    a.lines = lines;
+    a.nlines = 1;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(header_text(root),
+                        "s3 v1.2.3 \xc2\xb7 release stalled at chart-update");
+    assert_string_equal(str_of(root, "text"),
+                        ":large_orange_circle: [warning] s3 v1.2.3: "
+                        "release stalled at chart-update");
+    assert_string_equal(color_of(root), "#e8a317");
+    assert_string_equal(
+        line_with(root, "section", "did not start"),
+        "*What is missing:*\n\xe2\x80\xa2 chart-update did not start within 1h "
+        "after post-submit succeeded");
+    cJSON_Delete(root);
+
+    a.version = NULL; /* not known: no dangling space */
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(header_text(root), "s3 \xc2\xb7 release stalled at chart-update");
+    cJSON_Delete(root);
+}
+
+static void test_format_digest(void **state)
+{
+    const char *lines[20];
+    char text[20][48];
+    struct alert a;
+    cJSON *root;
+    const char *t;
+    (void)state;
+
+    for (int i = 0; i < 20; i++) {
+        snprintf(text[i], sizeof(text[i]), "svc%d: svc%d-e2e failure", i, i);
+        lines[i] = text[i];
+    }
+    fill_alert(&a, NULL);
+    a.kind = ALERT_DIGEST;
+    a.tier = TIER_WARNING;
+    a.service = "";
+    a.stage = "";
+    a.suppressed = 30;
+    a.suppressed_since_ms = T0;
+    a.lines = lines;
+    a.nlines = 20;
+    a.more = 10;
+    a.extra = "see <https://runbook.example/storm|runbook>";
+    root = format_parse(&a, &s_api, NULL, NULL);
+    assert_string_equal(header_text(root), "30 alerts folded into this digest");
+    assert_string_equal(
+        str_of(root, "text"),
+        ":large_orange_circle: [warning] 30 alerts folded into this digest");
+    assert_string_equal(str_of(root, "channel"), "C0123");
+    t = block_text(root, "section", 0);
+    assert_non_null(t);
+    assert_int_equal(count_str(t, "\xe2\x80\xa2 "), 20);
+    assert_non_null(strstr(t, "\xe2\x80\xa2 svc19: svc19-e2e failure\n"));
+    assert_non_null(strstr(t, "10 more"));
+    assert_int_equal(more_of(t), 10);
+    t = line_with(root, "context", "rate limit");
+    assert_string_equal(t, "Held back by the rate limit \xc2\xb7 warning \xc2\xb7 since "
+                           "2026-11-25T10:00:00Z");
+    assert_null(strstr(t, "Service"));
+    assert_null(strstr(t, "stage"));
+    assert_string_equal(line_with(root, "context", "runbook"),
+                        "see <https://runbook.example/storm|runbook>");
+    cJSON_Delete(root);
+
+    /* service and stage when set; everything listed: no "more" */
+    a.service = "s3";
+    a.stage = "e2e";
+    a.suppressed = 20;
+    a.more = 0;
+    a.extra = NULL;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(str_of(root, "text"),
+                        ":large_orange_circle: [warning] s3 \xc2\xb7 e2e: "
+                        "20 alerts folded into this digest");
+    assert_string_equal(
+        line_with(root, "context", "rate limit"),
+        "Held back by the rate limit \xc2\xb7 service s3 \xc2\xb7 stage e2e "
+        "\xc2\xb7 warning \xc2\xb7 since 2026-11-25T10:00:00Z");
+    assert_null(strstr(block_text(root, "section", 0), "more"));
+    assert_null(line_with(root, "context", "runbook"));
+    cJSON_Delete(root);
+
+    a.suppressed = 1;
+    a.nlines = 1;
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(header_text(root), "1 alert folded into this digest");
+    cJSON_Delete(root);
+}
+
+/* Which kinds need an event, and that the others work without one. */
+static void test_format_required(void **state)
+{
+    const enum alert_kind need[] = {ALERT_FAILURE, ALERT_REMINDER, ALERT_RECOVERED,
+                                    ALERT_CONSEQUENCE};
+    const enum alert_kind free_[] = {ALERT_DIGEST, ALERT_ECOSYSTEM, ALERT_ECO_RECOVERED,
+                                     ALERT_STALLED};
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    char *s;
+    (void)state;
+
+    fill_event(&ev);
+    for (size_t i = 0; i < 4; i++) {
+        fill_alert(&a, NULL);
+        a.kind = need[i];
+        assert_null(slack_format(&a, &s_hook, NULL));
+        a.ev = &ev;
+        s = slack_format(&a, &s_hook, NULL);
+        assert_non_null(s);
+        free(s);
+        a.service = NULL;
+        assert_null(slack_format(&a, &s_hook, NULL));
+        a.service = "s3";
+        a.stage = NULL;
+        assert_null(slack_format(&a, &s_hook, NULL));
+    }
+    for (size_t i = 0; i < 4; i++) {
+        fill_alert(&a, NULL);
+        a.kind = free_[i];
+        a.nlines = 3; /* lines missing: counted, not read */
+        root = format_parse(&a, &s_hook, NULL, NULL);
+        assert_non_null(header_text(root));
+        if (free_[i] != ALERT_DIGEST)
+            assert_non_null(line_with(root, "section",
+                                      "\xe2\x80\xa6"
+                                      "and 3 more"));
+        cJSON_Delete(root);
+        a.stage = NULL;
+        assert_null(slack_format(&a, &s_hook, NULL));
+    }
+    fill_alert(&a, &ev);
+    assert_null(slack_format(NULL, &s_hook, NULL));
+    assert_null(slack_format(&a, NULL, NULL));
+}
+
+static void check_no_raw_injection(const char *t)
+{
+    check_no_raw_control(t);
+    assert_null(strstr(t, "a&b"));
+}
+
+/* Event-derived text is escaped the same way in every kind. */
+static void test_format_escapes_every_kind(void **state)
+{
+    const char *const lines[] = {"<!channel> deploy", "a&b", "<@U1> x"};
+    char job[] = "<!channel> job a&b";
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    char *raw;
+    (void)state;
+
+    fill_event(&ev);
+    ev.job = job;
+    for (int k = ALERT_FAILURE; k <= ALERT_STALLED; k++) {
+        bool has_ev = k == ALERT_FAILURE || k == ALERT_REMINDER || k == ALERT_RECOVERED ||
+                      k == ALERT_CONSEQUENCE;
+        fill_alert(&a, has_ev ? &ev : NULL);
+        a.kind = (enum alert_kind)k;
+        a.service = "<!channel> a&b";
+        a.stage = "a&b";
+        a.version = "<!here>";
+        a.first_build = "<@U2>";
+        a.failures = 3;
+        a.failing_since_ms = T0 - 3600000LL;
+        a.threshold = 2;
+        a.lines = lines;
+        a.nlines = 3;
+        a.more = 2;
+        a.suppressed = 5;
+        root = format_parse(&a, &s_hook, NULL, &raw);
+        all_texts(root, check_no_raw_injection);
+        assert_null(strstr(raw, "<!channel>"));
+        assert_null(strstr(raw, "a&b"));
+        assert_non_null(strstr(raw, "&lt;!channel&gt;"));
+        assert_non_null(strstr(raw, "a&amp;b"));
+        if (k != ALERT_DIGEST) /* a digest's header is only its count */
+            assert_non_null(strstr(header_text(root), "a&amp;b"));
+        assert_null(strstr(str_of(root, "text"), "a&b"));
+        if (k != ALERT_DIGEST && k != ALERT_ECOSYSTEM && k != ALERT_ECO_RECOVERED)
+            assert_non_null(strstr(header_text(root), "&lt;!channel&gt; a&amp;b"));
+        free(raw);
+        cJSON_Delete(root);
+    }
+}
+
+/* Long lists stay within Slack's limits and the counts still add up. */
+static void test_format_long_lists(void **state)
+{
+    enum { N = 400 };
+    static char text[N][256];
+    static const char *lines[N];
+    const enum alert_kind kinds[] = {ALERT_DIGEST, ALERT_ECOSYSTEM, ALERT_ECO_RECOVERED,
+                                     ALERT_STALLED, ALERT_FAILURE};
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    for (int i = 0; i < N; i++) {
+        char prefix[32];
+        int n = snprintf(prefix, sizeof(prefix), "item%d ", i);
+        memset(text[i], "&<x"[i % 3], sizeof(text[i]) - 1);
+        memcpy(text[i], prefix, (size_t)n); /* "item7 <<<<...": one long line */
+        text[i][sizeof(text[i]) - 1] = '\0';
+        lines[i] = text[i];
+    }
+    fill_event(&ev);
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        fill_alert(&a, kinds[k] == ALERT_FAILURE ? &ev : NULL);
+        a.kind = kinds[k];
+        a.lines = lines;
+        a.nlines = N;
+        a.more = 100;
+        a.suppressed = N + 100;
+        root = format_parse(&a, &s_hook, NULL, NULL);
+        const char *sec = kinds[k] == ALERT_FAILURE
+                              ? line_with(root, "section", "Also failed")
+                              : block_text(root, "section", 0);
+        assert_non_null(sec);
+        assert_true(strlen(sec) <= 3000);
+        assert_true(util_utf8_valid(sec, strlen(sec)));
+        long long shown = count_str(sec, "item");
+        assert_true(shown > 1);
+        assert_true(more_of(sec) > 100);
+        assert_int_equal(shown + more_of(sec), N + 100);
+        /* each line cut whole, never inside an entity */
+        assert_null(strstr(sec, "&am\xe2"));
+        assert_null(strstr(sec, "&l\xe2"));
+        assert_true(strlen(header_text(root)) <= 150);
+        assert_true(strlen(str_of(root, "text")) <= 500);
+        max_field = 0;
+        all_texts(root, note_len);
+        assert_true(max_field <= 3000);
+        cJSON_Delete(root);
+    }
 }
 
 static void test_format_limits(void **state)
@@ -574,7 +1161,19 @@ int main(void)
         cmocka_unit_test(test_format_presubmit_pr),
         cmocka_unit_test(test_format_suppressed),
         cmocka_unit_test(test_format_malicious_url),
+        cmocka_unit_test(test_format_failure_streak),
+        cmocka_unit_test(test_format_failure_release),
+        cmocka_unit_test(test_format_failure_infra),
+        cmocka_unit_test(test_format_reminder),
+        cmocka_unit_test(test_format_recovered),
+        cmocka_unit_test(test_format_consequence),
+        cmocka_unit_test(test_format_ecosystem),
+        cmocka_unit_test(test_format_eco_recovered),
+        cmocka_unit_test(test_format_stalled),
         cmocka_unit_test(test_format_digest),
+        cmocka_unit_test(test_format_required),
+        cmocka_unit_test(test_format_escapes_every_kind),
+        cmocka_unit_test(test_format_long_lists),
         cmocka_unit_test(test_format_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
