@@ -62,6 +62,19 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
 
+# The consumer's Redis scripts live in consumer/*.lua and are compiled in as C strings
+# ($(BUILD)/gen/<name>.lua.h defines <name>_lua[]).
+LUA_SRC := $(sort $(wildcard consumer/*.lua))
+LUA_HDR := $(LUA_SRC:consumer/%.lua=$(BUILD)/gen/%.lua.h)
+$(BUILD)/gen/%.lua.h: consumer/%.lua
+	@mkdir -p $(dir $@)
+	@{ echo "/* generated from $< by make; do not edit */"; \
+	  echo "static const char $*_lua[] ="; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	  echo "    ;"; } > $@
+$(CONSUMER_SRC:%.c=$(BUILD)/%.o): $(LUA_HDR)
+$(CONSUMER_SRC:%.c=$(BUILD)/%.o): ALLCFLAGS += -I$(BUILD)/gen
+
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
@@ -134,6 +147,8 @@ clean:
 # undefined behaviour; the log and the crashing input stay under build-fuzz/.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 20
+# FUZZ_SEED 0: a new random seed each run; CI fixes it so that a run is repeatable.
+FUZZ_SEED    ?= 0
 FUZZ_DIR     := build-fuzz
 FUZZ_TARGETS := event config
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Icommon -g -O1 \
@@ -161,11 +176,18 @@ fuzz: check-deps $(FUZZ_BINS)
 	  echo "fuzz_$$t: $(FUZZ_SECONDS)s, log $$work/fuzz.log"; \
 	  if UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1} \
 	     $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	       -seed=$(FUZZ_SEED) \
 	       -print_final_stats=1 -artifact_prefix=$$work/artifacts/ $$dict $$work/corpus \
 	       >$$work/fuzz.log 2>&1; then \
 	    grep -E '^#[0-9]+[[:space:]]+DONE|^Done [0-9]+ runs' $$work/fuzz.log | sed 's/^/  /'; \
 	  else \
-	    status=1; tail -n 60 $$work/fuzz.log | sed 's/^/  /'; \
+	    status=1; grep -m1 -E '^INFO: Seed:' $$work/fuzz.log | sed 's/^/  /'; \
+	    grep -m1 -n -E '^==[0-9]+==|^fuzz_[a-z]+: |runtime error|deadly signal' $$work/fuzz.log \
+	      | cut -d: -f1 | { read -r l && sed -n "$$((l > 5 ? l - 5 : 1)),$$((l + 40))p" \
+	      $$work/fuzz.log; } | sed 's/^/  /'; \
+	    echo "  ..."; tail -n 12 $$work/fuzz.log | sed 's/^/  /'; \
+	    for a in $$work/artifacts/*; do [ -f "$$a" ] && \
+	      echo "  input (base64): $$(head -c 4096 "$$a" | base64 -w0)"; done; \
 	    echo "fuzz_$$t: FAILED; input: $$(ls $$work/artifacts/* 2>/dev/null)"; \
 	  fi; \
 	done; exit $$status

@@ -414,27 +414,14 @@ static void parse_redis(struct cfgp *p, const yaml_node_t *m)
 
 static void parse_dedup(struct cfgp *p, const yaml_node_t *m)
 {
-    static const char *const keys[] = {"window", "fingerprint", "alert_states", NULL};
+    static const char *const keys[] = {"window", "failures_to_alert", "alert_states", NULL};
     static const char *const states[] = {"success", "failure", "aborted", "error", NULL};
     struct config *c = p->c;
-    struct strlist fp;
     yaml_node_t *n;
 
     check_keys(p, m, "dedup.", keys);
     get_duration(p, m, "window", "dedup.", 1000, &c->window_ms);
-    if ((n = mget(p, m, "fingerprint")) != NULL) {
-        get_list(p, n, "dedup.fingerprint", &fp);
-        c->nfingerprint = 0;
-        for (size_t i = 0; i < fp.n; i++) {
-            int f = field_parse(fp.v[i]);
-            if (f < 0)
-                cerr(p, n, "dedup.fingerprint: unknown field \"%s\"", fp.v[i]);
-            else if (c->nfingerprint < FIELD__COUNT)
-                c->fingerprint[c->nfingerprint++] = (enum field)f;
-        }
-        if (c->nfingerprint == 0)
-            cerr(p, n, "dedup.fingerprint: needs at least one field");
-    }
+    get_int(p, m, "failures_to_alert", "dedup.", 1, 1000, &c->failures_to_alert);
     if ((n = mget(p, m, "alert_states")) != NULL) {
         get_list(p, n, "dedup.alert_states", &c->alert_states);
         for (size_t i = 0; i < c->alert_states.n; i++) {
@@ -446,6 +433,104 @@ static void parse_dedup(struct cfgp *p, const yaml_node_t *m)
                            "(success, failure, aborted, error)", c->alert_states.v[i]);
         }
     }
+}
+
+static long release_index(const struct config *c, const char *stage)
+{
+    for (size_t i = 0; i < c->nrelease_stages; i++)
+        if (strcmp(c->release_stages[i].stage, stage) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* release: { stages: [{stage, after}], hold, stall_timeout } */
+static void parse_release(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"stages", "hold", "stall_timeout", NULL};
+    static const char *const skeys[] = {"stage", "after", NULL};
+    struct config *c = p->c;
+    yaml_node_t *n;
+
+    check_keys(p, m, "release.", keys);
+    get_duration(p, m, "hold", "release.", 0, &c->release_hold_ms);
+    get_duration(p, m, "stall_timeout", "release.", 0, &c->stall_ms);
+    if (!(n = mget(p, m, "stages")))
+        return;
+    size_t cnt = n->type == YAML_SEQUENCE_NODE
+                     ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                     : 0;
+    struct release_stage *r;
+    if (n->type != YAML_SEQUENCE_NODE || cnt > CLASSIFY_MAX_RULES) {
+        cerr(p, n, "release.stages: expected a list of {stage, after} (at most %d)",
+             CLASSIFY_MAX_RULES);
+        return;
+    }
+    if (!(r = arena_alloc(&c->arena, (cnt ? cnt : 1) * sizeof(*r)))) {
+        p->oom = true;
+        return;
+    }
+    c->release_stages = r;
+    c->nrelease_stages = 0;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *e = node(p, *it);
+        const char *name = get_scalar(p, e, "stage", "release.stages[].");
+        struct strlist after;
+        check_keys(p, e, "release.stages[].", skeys);
+        get_list(p, mget(p, e, "after"), "release.stages[].after", &after);
+        if (!is_map(e) || !name) {
+            cerr(p, e, "release.stages[]: each entry needs a stage");
+            continue;
+        }
+        if (release_index(c, name) >= 0) {
+            cerr(p, e, "release.stages[]: stage \"%s\" listed twice", name);
+            continue;
+        }
+        for (size_t i = 0; i < after.n; i++)
+            if (release_index(c, after.v[i]) < 0)
+                cerr(p, e, "release.stages[].after: \"%s\" is not listed before \"%s\" "
+                           "(list a stage after the stages it waits for)", after.v[i], name);
+        r[c->nrelease_stages++] = (struct release_stage){dup(p, name), after.v, after.n};
+    }
+}
+
+/* ecosystem: { services, window, hold, stages, receiver }, or `ecosystem: off`. */
+static void parse_ecosystem(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"enabled", "services", "window", "hold", "stages",
+                                       "receiver", NULL};
+    struct config *c = p->c;
+    yaml_node_t *n;
+
+    check_keys(p, m, "ecosystem.", keys);
+    get_bool(p, m, "enabled", "ecosystem.", &c->eco_on);
+    get_int(p, m, "services", "ecosystem.", 2, 100000, &c->eco_services);
+    get_duration(p, m, "window", "ecosystem.", 1000, &c->eco_window_ms);
+    get_duration(p, m, "hold", "ecosystem.", 0, &c->eco_hold_ms);
+    if ((n = mget(p, m, "stages")) != NULL)
+        get_list(p, n, "ecosystem.stages", &c->eco_stages);
+    const char *rcv = get_scalar(p, m, "receiver", "ecosystem.");
+    if (rcv && (c->eco_receiver = config_receiver_index(c, rcv)) < 0)
+        cerr(p, mget(p, m, "receiver"), "ecosystem.receiver: no receiver named \"%s\"", rcv);
+}
+
+/* storm: { rate, burst } */
+static void parse_storm(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"rate", "burst", NULL};
+    struct config *c = p->c;
+    const char *v;
+    double d;
+
+    check_keys(p, m, "storm.", keys);
+    if ((v = get_scalar(p, m, "rate", "storm.")) != NULL) {
+        if (util_parse_double(v, &d) < 0 || !(d >= 0.01 && d <= 1000))
+            cerr(p, mget(p, m, "rate"),
+                 "storm.rate: expected messages per second from 0.01 to 1000, got \"%s\"", v);
+        else
+            c->storm_rate = d;
+    }
+    get_int(p, m, "burst", "storm.", 1, 1000, &c->storm_burst);
 }
 
 static void parse_classify(struct cfgp *p, const yaml_node_t *m)
@@ -687,6 +772,16 @@ static void parse_delivery(struct cfgp *p, const yaml_node_t *m)
              "delivery.fallback_receiver: no receiver named \"%s\"", fb);
 }
 
+/* ACK's release of one controller version (docs/rules.md): the tag starts
+ * post-submit and the OLM bundle; update-ack-chart needs post-submit's chart. */
+static const char *const after_post_submit[] = {"post-submit"};
+static const struct release_stage ack_release[] = {
+    {"post-submit", NULL, 0},
+    {"olm-bundle", NULL, 0},
+    {"chart-update", after_post_submit, 1},
+};
+static const char *const any_stage[] = {"*"};
+
 static void set_defaults(struct config *c)
 {
     static const char *const states[] = {"failure", "error"};
@@ -702,10 +797,20 @@ static void set_defaults(struct config *c)
     c->key_prefix = "herald:";
     c->redis_timeout_ms = 2000;
     c->window_ms = 3600 * 1000;
-    c->fingerprint[0] = FIELD_REPO;
-    c->fingerprint[1] = FIELD_JOB;
-    c->fingerprint[2] = FIELD_STATE;
-    c->nfingerprint = 3;
+    c->failures_to_alert = 1;
+    c->release_stages = ack_release;
+    c->nrelease_stages = sizeof(ack_release) / sizeof(ack_release[0]);
+    c->release_hold_ms = 6 * 60 * 1000;
+    c->stall_ms = 3600 * 1000;
+    c->eco_on = true;
+    c->eco_services = 5;
+    c->eco_window_ms = 15 * 60 * 1000;
+    c->eco_hold_ms = 5 * 60 * 1000;
+    c->eco_stages.v = any_stage;
+    c->eco_stages.n = 1;
+    c->eco_receiver = -1;
+    c->storm_rate = 1.0;
+    c->storm_burst = 3;
     c->alert_states.v = states;
     c->alert_states.n = 2;
     c->classify = *classify_default();
@@ -720,7 +825,8 @@ struct config *config_parse(const char *name, const char *text, size_t len, char
 {
     static const char *const top[] = {"kafka",  "redis",     "dedup",           "classify",
                                       "receivers", "routes", "default_receiver", "delivery",
-                                      "http",   NULL};
+                                      "http",   "release",   "ecosystem",       "storm",
+                                      NULL};
     yaml_parser_t parser;
     yaml_document_t doc;
     struct config *c = NULL;
@@ -770,8 +876,14 @@ struct config *config_parse(const char *name, const char *text, size_t len, char
         parse_dedup(&p, n);
     if ((n = mget(&p, root, "classify")) != NULL)
         parse_classify(&p, n);
+    if ((n = mget(&p, root, "release")) != NULL)
+        parse_release(&p, n);
     if ((n = mget(&p, root, "receivers")) != NULL)
         parse_receivers(&p, n);
+    if ((n = mget(&p, root, "ecosystem")) != NULL)
+        parse_ecosystem(&p, n);
+    if ((n = mget(&p, root, "storm")) != NULL)
+        parse_storm(&p, n);
     if ((n = mget(&p, root, "routes")) != NULL)
         parse_routes(&p, n);
     if ((n = mget(&p, root, "default_receiver")) != NULL) {

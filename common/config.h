@@ -52,6 +52,13 @@ struct route {
     int line;                           /* where it was defined */
 };
 
+/* One stage of the release DAG and the stages that must succeed before it runs. */
+struct release_stage {
+    const char *stage;
+    const char *const *after;
+    size_t nafter;
+};
+
 struct kv {
     const char *key;
     const char *value; /* may be a secret: never log */
@@ -79,11 +86,28 @@ struct config {
     int64_t redis_timeout_ms;
     bool redis_fail_open; /* on_unavailable: alert (true) or wait (false, default) */
 
-    /* dedup */
-    int64_t window_ms;                         /* event time */
-    enum field fingerprint[FIELD__COUNT];
-    size_t nfingerprint;
+    /* dedup: job state across runs (docs/rules.md) */
+    int64_t window_ms;         /* event time: repeats inside it are counted, not sent */
+    int failures_to_alert;     /* N consecutive failures before the first alert (>= 1) */
     struct strlist alert_states;
+
+    /* release: the pipeline of one service + version */
+    const struct release_stage *release_stages; /* the DAG; empty = release level off */
+    size_t nrelease_stages;
+    int64_t release_hold_ms;   /* event time a release failure waits for related ones */
+    int64_t stall_ms;          /* event time; 0 = no "release stalled" alerts */
+
+    /* ecosystem: many services failing one stage */
+    bool eco_on;
+    int eco_services;          /* K distinct services ... */
+    int64_t eco_window_ms;     /* ... within W (event time) */
+    int64_t eco_hold_ms;       /* event time a per-service failure waits for the verdict */
+    struct strlist eco_stages; /* globs on the stage; default "*" */
+    long eco_receiver;         /* index, or -1: route the ecosystem alert like its events */
+
+    /* storm control, per receiver, shared by every consumer */
+    double storm_rate;         /* messages per second */
+    int storm_burst;           /* messages at once */
 
     struct classify_conf classify;
 

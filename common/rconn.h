@@ -13,7 +13,7 @@
 
 #include <hiredis.h>
 
-#define RCONN_MAX_SCRIPTS 8
+#define RCONN_MAX_SCRIPTS 16
 
 struct rconn {
     redisContext *ctx;            /* NULL while disconnected */

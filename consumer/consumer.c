@@ -14,9 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dedup.h"
+#include "engine.h"
 #include "kafka.h"
 #include "log.h"
+#include "storm.h"
 #include "util.h"
 
 #define HEALTH_PING_MS 1000
@@ -201,7 +202,8 @@ int consumer_init(struct consumer *c, const struct config *cfg, const char *name
     atomic_init(&c->kafka_ok, 1);
     rconn_init(&c->redis, cfg->redis_host, cfg->redis_port, cfg->redis_db,
                cfg->redis_password, cfg->redis_timeout_ms);
-    if (dedup_setup(&c->redis) < 0) {
+    if (engine_setup(&c->redis) < 0 || silence_setup(&c->redis) < 0 ||
+        storm_setup(&c->redis) < 0) {
         snprintf(errstr, errstr_size, "cannot register Redis scripts");
         goto out;
     }
@@ -402,6 +404,8 @@ int consumer_run(struct consumer *c)
         size_t n = collect(c, items, max);
         if (n == 0) {
             health_ping(c);
+            if (atomic_load(&c->redis_ok))
+                pipeline_tick(c);
             continue;
         }
         int done = pipeline_process(c, items, n, true) == 0 ||
@@ -414,6 +418,8 @@ int consumer_run(struct consumer *c)
             rd_kafka_message_destroy(items[i].msg);
         metrics_counter_add(c->metrics, "herald_batches_total", "Batches processed.", 1, "");
         c->last_ping_ms = util_mono_ms();
+        if (done)
+            pipeline_tick(c);
     }
     free(items);
     return 0;
@@ -441,6 +447,7 @@ void consumer_release(struct consumer *c)
         rd_kafka_destroy(c->dlq);
         c->dlq = NULL;
     }
+    silence_set_release(&c->silences);
     rconn_release(&c->redis);
 }
 

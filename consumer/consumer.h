@@ -18,6 +18,7 @@
 #include "deliver.h"
 #include "metrics.h"
 #include "rconn.h"
+#include "silence.h"
 
 struct consumer {
     const struct config *cfg;        /* borrowed */
@@ -33,6 +34,9 @@ struct consumer {
     atomic_int redis_ok;             /* for /readyz */
     atomic_int kafka_ok;             /* for /readyz */
     int64_t last_ping_ms;            /* monotonic, last Redis health check */
+    int64_t last_tick_ms;            /* monotonic, last pipeline_tick that ran */
+    struct silence_set silences;     /* active silences, refreshed about once a second */
+    int64_t silences_loaded_ms;      /* monotonic; 0 = never */
 };
 
 /* Create the Kafka consumer, subscribe, connect Redis lazily. Returns 0 or -1 with
@@ -73,5 +77,10 @@ struct batch_item {
  * (nothing was done; retry the same batch later). With use_redis false (fail-open,
  * redis.on_unavailable: alert) every failure that may alert does, without dedup. */
 int pipeline_process(struct consumer *c, struct batch_item *items, size_t n, bool use_redis);
+
+/* Send what has become due: held alerts whose hold ended, release stall timers, and
+ * the digests storm control kept. Runs at most every 500 ms; call it from the
+ * consumer loop, busy or idle. */
+void pipeline_tick(struct consumer *c);
 
 #endif

@@ -1,6 +1,7 @@
-/* pipeline.c -- one batch of Kafka messages through classify -> dedup -> route ->
- * deliver -> confirm. All Redis work of a batch is pipelined: one round trip to
- * decide, one to confirm. */
+/* pipeline.c -- one batch of Kafka messages through classify -> rules (engine.c, in
+ * Redis) -> silences -> route -> storm control -> deliver -> acknowledge, and the
+ * periodic tick that sends what the hold, the stall timers and the digests release.
+ * All Redis work of a batch is pipelined. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,37 +9,34 @@
 
 #include "classify.h"
 #include "consumer.h"
-#include "dedup.h"
+#include "engine.h"
 #include "event.h"
 #include "log.h"
 #include "router.h"
+#include "send.h"
+#include "silence.h"
 #include "slack.h"
+#include "storm.h"
 #include "util.h"
 
-#define PIPELINE_MAX_RECEIVERS 16 /* receivers one alert may go to */
+#define TICK_MS 500               /* how often the hold and the digests are checked */
+#define SILENCE_REFRESH_MS 1000   /* how long loaded silences are trusted */
+#define HOLD_LEASE_MS 60000       /* a released held alert is ours this long */
+#define TICK_MAX 100              /* held alerts, stalls per tick */
 
 /* Per-message working state. */
 struct work {
     struct event ev;
+    bool valid;
     const char *stage;
     enum tier tier;
-    long dreq;      /* index into the dedup requests, or -1 */
+    const char *infra;      /* infrastructure cause, or NULL */
+    char version[128];      /* release version, "" if none */
+    const char *silence;    /* id of the silence that matched, or NULL */
+    long req;               /* index into the engine requests, or -1 */
+    const char *receivers[PIPELINE_MAX_RECEIVERS];
+    size_t nreceivers;
 };
-
-static const double latency_bounds[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
-                                        600, 1800, 3600};
-
-static void count(struct consumer *c, const char *name, const char *help, const char *k1,
-                  const char *v1, const char *k2, const char *v2)
-{
-    char labels[512] = "";
-
-    if (k1)
-        metrics_labels_add(labels, sizeof(labels), k1, v1);
-    if (k2)
-        metrics_labels_add(labels, sizeof(labels), k2, v2);
-    metrics_counter_add(c->metrics, name, help, 1, labels);
-}
 
 /* Classify a rejection reason into a short metric label. */
 static const char *reject_reason(const char *err)
@@ -56,6 +54,7 @@ static const char *reject_reason(const char *err)
     return "invalid_event";
 }
 
+/* Prow's own switches on the ProwJob: spec.report and reporter_config.slack. */
 static bool wants_alert(const struct config *cfg, const struct event *ev, const char **why)
 {
     bool in = false;
@@ -70,7 +69,6 @@ static bool wants_alert(const struct config *cfg, const struct event *ev, const 
         *why = "spec.report is false";
         return false;
     }
-    /* Prow's own per-job switch: reporter_config.slack.job_states_to_report: [] */
     const cJSON *st = ev->reporter_slack
                           ? cJSON_GetObjectItemCaseSensitive(ev->reporter_slack,
                                                              "job_states_to_report")
@@ -84,286 +82,617 @@ static bool wants_alert(const struct config *cfg, const struct event *ev, const 
             return false;
         }
     }
+    if (classify_superseded(ev)) {
+        *why = "aborted because a newer run replaced it";
+        return false;
+    }
     return true;
 }
 
-/* Build the fingerprint key of an event. */
-static int fingerprint(const struct consumer *c, const struct facts *f, struct dedup_req *r)
+/* What the run means for the job's state: fail, ok, start or skip. */
+static const char *event_class(const struct config *cfg, const struct event *ev,
+                               const char **why)
 {
-    const char *parts[FIELD__COUNT];
-
-    for (size_t i = 0; i < c->cfg->nfingerprint; i++)
-        parts[i] = facts_get(f, c->cfg->fingerprint[i]);
-    return dedup_key(r, c->cfg->key_prefix, parts, c->cfg->nfingerprint);
+    *why = NULL;
+    if (wants_alert(cfg, ev, why))
+        return "fail";
+    if (strcmp(ev->state, "success") == 0)
+        return "ok";
+    if (!strcmp(ev->state, "pending") || !strcmp(ev->state, "triggered") ||
+        !strcmp(ev->state, "scheduling"))
+        return "start";
+    return "skip";
 }
 
-struct outgoing {
-    size_t work;      /* index of the work item */
-    size_t dreq;      /* its dedup request */
-};
-
-/* Count one delivery Slack accepted, with its latencies. */
-static void count_sent(struct consumer *c, const struct work *wi, const struct delivery *d,
-                       int64_t suppressed)
+/* A release version: a tag-like base ref ("v1.2.3", "1.2.3-rc1"), else "". */
+static void release_version(const struct event *ev, char *out, size_t size)
 {
-    char labels[256] = "";
-    const size_t nb = sizeof(latency_bounds) / sizeof(latency_bounds[0]);
+    const char *r = ev->base_ref;
 
-    count(c, "herald_alerts_sent_total", "Alerts Slack accepted.", "receiver", d->rcv->name,
-          "tier", tier_name(wi->tier));
-    if (wi->ev.completion_ms) {
-        metrics_labels_add(labels, sizeof(labels), "tier", tier_name(wi->tier));
-        metrics_histogram_observe(c->metrics, "herald_detection_latency_seconds",
-                                  "Job completion to Slack accepting the alert (MTTD).",
-                                  latency_bounds, nb,
-                                  (double)(d->done_ms - wi->ev.completion_ms) / 1000.0, labels);
+    out[0] = '\0';
+    if (!r)
+        return;
+    const char *p = r + (*r == 'v');
+    if (*p < '0' || *p > '9')
+        return;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (*p == '.' && p[1] >= '0' && p[1] <= '9')
+        snprintf(out, size, "%s", r);
+}
+
+/* The stage's ancestors and successors in the release DAG as ",a,b," lists. Returns
+ * false if the stage is not in the DAG. */
+static bool dag_lists(const struct config *cfg, const char *stage, char *anc, size_t asz,
+                      char *succ, size_t ssz)
+{
+    const char *todo[64];
+    size_t ntodo = 0, n = 0;
+    bool in = false;
+
+    snprintf(anc, asz, ",");
+    snprintf(succ, ssz, ",");
+    for (size_t i = 0; i < cfg->nrelease_stages; i++) {
+        const struct release_stage *s = &cfg->release_stages[i];
+        if (strcmp(s->stage, stage) == 0) {
+            in = true;
+            for (size_t j = 0; j < s->nafter && ntodo < 64; j++)
+                todo[ntodo++] = s->after[j];
+        }
+        for (size_t j = 0; j < s->nafter; j++)
+            if (strcmp(s->after[j], stage) == 0) {
+                n = strlen(succ);
+                snprintf(succ + n, ssz - n, "%s,", s->stage);
+            }
     }
-    metrics_histogram_observe(c->metrics, "herald_pipeline_latency_seconds",
-                              "Producer reading the event to Slack accepting the alert.",
-                              latency_bounds, nb,
-                              (double)(d->done_ms - wi->ev.observed_ms) / 1000.0, "");
-    log_info("alert %s -> %s (%s, suppressed %" PRId64 ")", wi->ev.id, d->rcv->name,
-             tier_name(wi->tier), suppressed);
+    /* Ancestors: the stages listed before (config order is topological). */
+    while (ntodo > 0) {
+        const char *a = todo[--ntodo];
+        char probe[160];
+        snprintf(probe, sizeof(probe), ",%s,", a);
+        if (strstr(anc, probe))
+            continue;
+        n = strlen(anc);
+        snprintf(anc + n, asz - n, "%s,", a);
+        for (size_t i = 0; i < cfg->nrelease_stages; i++)
+            if (strcmp(cfg->release_stages[i].stage, a) == 0)
+                for (size_t j = 0; j < cfg->release_stages[i].nafter && ntodo < 64; j++)
+                    todo[ntodo++] = cfg->release_stages[i].after[j];
+    }
+    return in;
 }
 
-/* Count, log and dead-letter one delivery Slack did not accept. */
-static void count_failed(struct consumer *c, const struct work *wi, const struct delivery *d)
+static bool eco_stage(const struct config *cfg, const char *stage)
 {
-    char why[256];
-
-    count(c, "herald_delivery_failures_total", "Alerts Slack did not accept.", "receiver",
-          d->rcv->name, "reason", d->reason[0] ? d->reason : "unknown");
-    log_error("alert %s -> %s failed after %d attempts: %s", wi->ev.id, d->rcv->name,
-              d->attempts, d->reason);
-    /* Never silently dropped: the alert as it would have been posted, with the
-     * receiver's name (not its URL) and the reason. */
-    snprintf(why, sizeof(why), "receiver %s: %s", d->rcv->name, d->reason);
-    consumer_dlq(c, "undeliverable", why, wi->ev.id, wi->ev.id, strlen(wi->ev.id), d->body,
-                 strlen(d->body));
+    if (!cfg->eco_on || strcmp(stage, "other") == 0)
+        return false;
+    for (size_t i = 0; i < cfg->eco_stages.n; i++)
+        if (util_glob_match(cfg->eco_stages.v[i], stage))
+            return true;
+    return false;
 }
 
-/* Deliver the alerts of a batch; an alert a receiver refused for good goes to the
- * fallback receiver (delivery.fallback_receiver) with a note saying why. Confirm in
- * Redis the alerts that reached every receiver (or its fallback); count everything. */
-static void deliver_alerts(struct consumer *c, struct work *w, struct dedup_req *reqs,
-                           struct outgoing *out, size_t nout, bool use_redis)
+/* N for this job: its testgrid-num-failures-to-alert annotation, else the config. */
+static int threshold_of(const struct config *cfg, const struct event *ev)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(ev->annotations,
+                                                      "testgrid-num-failures-to-alert");
+    long long n;
+
+    if (cJSON_IsString(a) && util_parse_int(a->valuestring, 1, 1000, &n) == 0)
+        return (int)n;
+    return cfg->failures_to_alert;
+}
+
+/* The job's state key: per job, and per pull request for presubmits (a presubmit
+ * failing on one PR says nothing about another). */
+static int job_key(const struct consumer *c, const struct event *ev, char *out, size_t size)
+{
+    char id[ENGINE_MAX_KEY - 64];
+    int n;
+
+    if (strcmp(ev->type, "presubmit") == 0 && ev->npulls > 0)
+        n = snprintf(id, sizeof(id), "%s/%s/%s#%ld", ev->org ? ev->org : "",
+                     ev->repo ? ev->repo : "", ev->job, ev->pulls[0].number);
+    else
+        n = snprintf(id, sizeof(id), "%s/%s/%s", ev->org ? ev->org : "",
+                     ev->repo ? ev->repo : "", ev->job);
+    if (n < 0 || (size_t)n >= sizeof(id))
+        return -1;
+    return engine_key(out, size, c->cfg->key_prefix, "job", id);
+}
+
+/* Refresh the silences at most once a second; on a Redis error keep the old set. */
+static void load_silences(struct consumer *c)
+{
+    int64_t now = util_mono_ms();
+    char err[256];
+
+    if (c->silences_loaded_ms && now - c->silences_loaded_ms < SILENCE_REFRESH_MS)
+        return;
+    if (silence_load(&c->redis, c->cfg->key_prefix, util_now_ms(), &c->silences, err,
+                     sizeof(err)) < 0) {
+        log_debug("cannot load silences (%s); using the %zu loaded before", err,
+                  c->silences.n);
+        return;
+    }
+    c->silences_loaded_ms = now;
+}
+
+/* ---- sending ---- */
+
+void work_note_silence(struct work *w, const char *id)
+{
+    w->silence = id;
+}
+
+void work_note_receiver(struct work *w, const char *name)
+{
+    if (w->nreceivers < PIPELINE_MAX_RECEIVERS)
+        w->receivers[w->nreceivers++] = name;
+}
+
+/* ---- a batch ---- */
+
+/* The alert a decision asks for. */
+static void alert_from(const struct config *cfg, struct out *o, struct work *w,
+                       const struct engine_decision *d, int threshold)
+{
+    o->w = w;
+    o->label = w->ev.id;
+    o->f = (struct facts){&w->ev, w->ev.service, w->stage, w->tier};
+    o->a = (struct alert){.kind = d->kind,
+                          .ev = &w->ev,
+                          .service = w->ev.service,
+                          .stage = w->stage,
+                          .tier = w->tier,
+                          .suppressed = d->suppressed,
+                          .suppressed_since_ms = d->suppressed_since,
+                          .infra_cause = w->infra,
+                          .failures = d->failures,
+                          .failing_since_ms = d->failing_since,
+                          .first_build = d->first_build[0] ? d->first_build : NULL,
+                          .threshold = threshold,
+                          .version = w->version[0] ? w->version : NULL,
+                          .lines = (const char *const *)d->lines,
+                          .nlines = d->nlines,
+                          .more = d->more,
+                          .window_ms = cfg->eco_window_ms,
+                          .started_ms = d->started};
+    o->ts = d->ts;
+}
+
+/* The decision record `heraldctl explain` shows. Returns a new string or NULL. */
+static char *explain_json(const struct consumer *c, const struct work *w,
+                          const struct engine_decision *d, const char *why)
+{
+    cJSON *o = cJSON_CreateObject(), *st, *rc;
+    char win[48];
+    char *s = NULL;
+
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "event", w->ev.id);
+    cJSON_AddStringToObject(o, "job", w->ev.job);
+    cJSON_AddStringToObject(o, "state", w->ev.state);
+    cJSON_AddStringToObject(o, "service", w->ev.service);
+    cJSON_AddStringToObject(o, "stage", w->stage);
+    cJSON_AddStringToObject(o, "tier", tier_name(w->tier));
+    if (w->version[0])
+        cJSON_AddStringToObject(o, "version", w->version);
+    if (d) {
+        cJSON_AddStringToObject(o, "decision", engine_verdict_name(d->verdict));
+        cJSON_AddStringToObject(o, "reason", d->verdict == ENGINE_ALERT
+                                                 ? alert_kind_name(d->kind) : d->reason);
+        cJSON_AddStringToObject(o, "rule", d->detail);
+        if ((st = cJSON_AddObjectToObject(o, "job_state"))) {
+            cJSON_AddNumberToObject(st, "failures", (double)d->failures);
+            if (d->failing_since)
+                cJSON_AddNumberToObject(st, "failing_since", (double)d->failing_since);
+            if (d->suppressed)
+                cJSON_AddNumberToObject(st, "suppressed", (double)d->suppressed);
+        }
+    } else {
+        cJSON_AddStringToObject(o, "decision", "no-alert");
+        cJSON_AddStringToObject(o, "reason", "state");
+        cJSON_AddStringToObject(o, "rule", why ? why : "not a failure");
+    }
+    if (w->silence)
+        cJSON_AddStringToObject(o, "silence", w->silence);
+    util_human_duration(c->cfg->window_ms, win, sizeof(win));
+    cJSON_AddStringToObject(o, "window", win);
+    if (w->nreceivers && (rc = cJSON_AddArrayToObject(o, "receivers")))
+        for (size_t i = 0; i < w->nreceivers; i++)
+            cJSON_AddItemToArray(rc, cJSON_CreateString(w->receivers[i]));
+    cJSON_AddNumberToObject(o, "decided_at", (double)util_now_ms());
+    cJSON_AddStringToObject(o, "consumer", c->name);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static void write_explain(struct consumer *c, struct work *w, struct engine_req *reqs,
+                          size_t n)
+{
+    const char **ids = calloc(n + 1, sizeof(*ids));
+    char **jsons = calloc(n + 1, sizeof(*jsons));
+    size_t k = 0;
+    char err[256];
+
+    if (!ids || !jsons)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (!w[i].valid)
+            continue;
+        const struct engine_decision *d = w[i].req >= 0 ? &reqs[w[i].req].d : NULL;
+        if ((jsons[k] = explain_json(c, &w[i], d, NULL)))
+            ids[k++] = w[i].ev.id;
+    }
+    if (engine_explain(&c->redis, c->cfg->key_prefix, ids, (const char *const *)jsons, k, err,
+                       sizeof(err)) < 0)
+        log_warn("cannot keep decision records for heraldctl explain: %s", err);
+out:
+    for (size_t i = 0; jsons && i < k; i++)
+        free(jsons[i]);
+    free(ids);
+    free(jsons);
+}
+
+/* Parse and classify one message into w. Returns false if it was rejected. */
+static bool take_message(struct consumer *c, rd_kafka_message_t *m, struct work *w)
 {
     const struct config *cfg = c->cfg;
-    const struct receiver *fallback =
-        cfg->fallback_receiver >= 0 ? &cfg->receivers[cfg->fallback_receiver] : NULL;
-    struct delivery *dl = NULL;
-    struct alert *alerts = NULL;
-    char **bodies = NULL, **notes = NULL;
-    size_t *confirm = NULL, *owner = NULL, *fb_of = NULL, cap, k = 0, nprim, nconf = 0;
-    size_t rcv[PIPELINE_MAX_RECEIVERS];
+    char err[512], src[256];
 
-    cap = 2 * nout * PIPELINE_MAX_RECEIVERS; /* each alert's receivers, and fallbacks */
-    dl = calloc(cap, sizeof(*dl));
-    bodies = calloc(cap, sizeof(*bodies));
-    notes = calloc(cap, sizeof(*notes));
-    owner = calloc(cap, sizeof(*owner));
-    fb_of = calloc(cap, sizeof(*fb_of));
-    alerts = calloc(nout, sizeof(*alerts));
-    confirm = calloc(nout, sizeof(*confirm));
-    if (!dl || !bodies || !notes || !owner || !fb_of || !alerts || !confirm) {
-        log_error("out of memory delivering %zu alerts", nout);
-        goto out;
+    if (event_from_json(&w->ev, m->payload, m->len, err, sizeof(err)) < 0) {
+        count(c, "herald_events_rejected_total", "Events that failed validation.", "reason",
+              reject_reason(err), NULL, NULL);
+        snprintf(src, sizeof(src), "%s[%" PRId32 "]@%" PRId64, rd_kafka_topic_name(m->rkt),
+                 m->partition, m->offset);
+        log_warn("rejected event at %s: %s", src, err);
+        consumer_dlq(c, reject_reason(err), err, src, m->key, m->key_len, m->payload, m->len);
+        return false;
     }
-    for (size_t i = 0; i < nout; i++) {
-        struct work *wi = &w[out[i].work];
-        struct dedup_req *r = &reqs[out[i].dreq];
-        struct facts f = {&wi->ev, wi->ev.service, wi->stage, wi->tier};
-        alerts[i] = (struct alert){.kind = ALERT_FAILURE,
-                                   .ev = &wi->ev,
-                                   .service = wi->ev.service,
-                                   .stage = wi->stage,
-                                   .tier = wi->tier,
-                                   .suppressed = r->suppressed,
-                                   .suppressed_since_ms = r->since_ms};
-        size_t nr = router_route(cfg, &f, rcv, PIPELINE_MAX_RECEIVERS, NULL);
-        for (size_t j = 0; j < nr; j++) {
-            if (!(bodies[k] = slack_format(&alerts[i], &cfg->receivers[rcv[j]], NULL))) {
-                log_error("cannot format the alert for %s", wi->ev.id);
-                continue;
-            }
-            dl[k].rcv = &cfg->receivers[rcv[j]];
-            dl[k].body = bodies[k];
-            owner[k++] = i;
-        }
+    count(c, "herald_events_consumed_total", "Valid job events consumed.", "state",
+          w->ev.state, NULL, NULL);
+    free(w->ev.service); /* the consumer's rules decide, not the producer's */
+    if (!(w->ev.service = classify_service(&cfg->classify, &w->ev))) {
+        log_error("out of memory classifying %s", w->ev.id);
+        event_release(&w->ev);
+        return false;
     }
-    nprim = k;
-    /* In-flight deliveries finish even during shutdown (bounded by give_up_after). */
-    deliverer_run(c->deliverer, dl, nprim, NULL);
-    for (size_t j = 0; fallback && j < nprim; j++) {
-        if (dl[j].status == DELIVER_OK || dl[j].rcv == fallback)
-            continue;
-        char note[256];
-        snprintf(note, sizeof(note), "Sent to %s because %s refused it: %s", fallback->name,
-                 dl[j].rcv->name, dl[j].reason);
-        struct alert a = alerts[owner[j]];
-        a.extra = notes[k] = slack_escape(note);
-        if (!notes[k] || !(bodies[k] = slack_format(&a, fallback, NULL)))
-            continue;
-        dl[k].rcv = fallback;
-        dl[k].body = bodies[k];
-        owner[k] = owner[j];
-        fb_of[k++] = j;
-    }
-    if (k > nprim)
-        deliverer_run(c->deliverer, dl + nprim, k - nprim, NULL);
+    w->stage = classify_stage(&cfg->classify, &w->ev);
+    w->tier = classify_tier(&cfg->classify, &w->ev, w->stage);
+    w->infra = classify_infra(&w->ev);
+    release_version(&w->ev, w->version, sizeof(w->version));
+    w->valid = true;
+    return true;
+}
 
-    bool *ok = calloc(nout, sizeof(*ok)), *bad = calloc(nout, sizeof(*bad));
-    bool *rescued = calloc(nprim ? nprim : 1, sizeof(*rescued));
-    if (!ok || !bad || !rescued) {
-        free(ok);
-        free(bad);
-        free(rescued);
-        goto out;
+/* Fill the engine request for w. Returns 0, or -1 if its key would not fit. */
+static int make_req(struct consumer *c, struct work *w, const char *cls, const void *payload,
+                    size_t len, struct engine_req *q)
+{
+    const struct config *cfg = c->cfg;
+
+    memset(q, 0, sizeof(*q));
+    if (job_key(c, &w->ev, q->key, sizeof(q->key)) < 0)
+        return -1;
+    q->event_id = w->ev.id;
+    q->cls = cls;
+    q->event_ms = w->ev.event_ms;
+    q->build = w->ev.build_id;
+    q->threshold = threshold_of(cfg, &w->ev);
+    q->service = w->ev.service;
+    q->stage = w->stage;
+    q->version = w->version;
+    if (!w->version[0] ||
+        !dag_lists(cfg, w->stage, q->anc, sizeof(q->anc), q->succ, sizeof(q->succ))) {
+        q->anc[0] = q->succ[0] = '\0';
+        q->version = "";
     }
-    for (size_t j = nprim; j < k; j++)
-        if (dl[j].status == DELIVER_OK)
-            rescued[fb_of[j]] = true;
-    for (size_t j = 0; j < k; j++) {
-        struct work *wi = &w[out[owner[j]].work];
-        if (dl[j].status == DELIVER_OK) {
-            ok[owner[j]] = true;
-            count_sent(c, wi, &dl[j], alerts[owner[j]].suppressed);
-        } else {
-            count_failed(c, wi, &dl[j]);
-            if (j >= nprim || !rescued[j])
-                bad[owner[j]] = true;
-        }
+    q->eco = eco_stage(cfg, w->stage);
+    struct facts f = {&w->ev, w->ev.service, w->stage, w->tier};
+    const struct silence *s = silence_match(&c->silences, &f);
+    q->silenced = s != NULL;
+    if (s && strcmp(cls, "fail") == 0) {
+        w->silence = s->id;
+        const char *id = s->id;
+        int64_t one = 1;
+        char err[256];
+        if (silence_count(&c->redis, cfg->key_prefix, &id, &one, 1, err, sizeof(err)) < 0)
+            log_warn("cannot count silence %s: %s", s->id, err);
     }
-    for (size_t i = 0; i < nout; i++)
-        if (ok[i] && !bad[i])
-            confirm[nconf++] = out[i].dreq;
-    free(ok);
-    free(bad);
-    free(rescued);
-    char err[256];
-    if (use_redis && dedup_confirm(&c->redis, reqs, confirm, nconf, err, sizeof(err)) < 0) {
-        log_warn("could not confirm %zu deliveries in Redis (%s): a redelivery of these "
-                 "events would alert again", nconf, err);
-        count(c, "herald_redis_errors_total", "Redis operations that failed.", "op",
-              "confirm", NULL, NULL);
+    q->payload = payload;
+    q->payload_len = len;
+    q->job = w->ev.job;
+    q->state = w->ev.state;
+    return 0;
+}
+
+/* Fail-open: Redis is down and the config prefers duplicates to waiting. */
+static void fail_open(struct consumer *c, struct work *w, size_t n)
+{
+    struct out *outs = calloc(n + 1, sizeof(*outs));
+    size_t no = 0;
+    const char *why;
+
+    if (!outs)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (!w[i].valid || !wants_alert(c->cfg, &w[i].ev, &why))
+            continue;
+        struct engine_decision d = {.kind = ALERT_FAILURE};
+        alert_from(c->cfg, &outs[no++], &w[i], &d, c->cfg->failures_to_alert);
     }
-out:
-    for (size_t i = 0; bodies && notes && i < k; i++) {
-        free(bodies[i]);
-        free(notes[i]);
-    }
-    free(bodies);
-    free(notes);
-    free(owner);
-    free(fb_of);
-    free(alerts);
-    free(dl);
-    free(confirm);
+    if (no)
+        log_warn("redis unavailable: %zu alerts sent without dedup (fail-open)", no);
+    count(c, "herald_fail_open_batches_total", "Batches alerted without dedup.", NULL, NULL,
+          NULL, NULL);
+    send_alerts(c, outs, no);
+    free(outs);
 }
 
 int pipeline_process(struct consumer *c, struct batch_item *items, size_t n, bool use_redis)
 {
     const struct config *cfg = c->cfg;
     struct work *w = calloc(n ? n : 1, sizeof(*w));
-    struct dedup_req *reqs = calloc(n ? n : 1, sizeof(*reqs));
-    struct outgoing *out = calloc(n ? n : 1, sizeof(*out));
+    struct engine_req *reqs = calloc(n ? n : 1, sizeof(*reqs));
+    struct out *outs = calloc(n ? n : 1, sizeof(*outs));
     size_t nreq = 0, nout = 0;
     char err[512];
     int rc = 0;
 
-    if (!w || !reqs || !out) {
+    if (!w || !reqs || !outs) {
         log_error("out of memory for a batch of %zu", n);
         rc = -1;
         goto done;
     }
+    if (use_redis)
+        load_silences(c);
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = items[i].msg;
-        const char *why = NULL;
+        const char *why = NULL, *cls;
 
-        w[i].dreq = -1;
-        if (items[i].skip)
+        w[i].req = -1;
+        if (items[i].skip || !take_message(c, m, &w[i]))
             continue;
-        if (event_from_json(&w[i].ev, m->payload, m->len, err, sizeof(err)) < 0) {
-            count(c, "herald_events_rejected_total", "Events that failed validation.",
-                  "reason", reject_reason(err), NULL, NULL);
-            char src[256];
-            snprintf(src, sizeof(src), "%s[%" PRId32 "]@%" PRId64, rd_kafka_topic_name(m->rkt),
-                     m->partition, m->offset);
-            log_warn("rejected event at %s: %s", src, err);
-            consumer_dlq(c, reject_reason(err), err, src, m->key, m->key_len, m->payload,
-                         m->len);
+        cls = event_class(cfg, &w[i].ev, &why);
+        if (make_req(c, &w[i], cls, m->payload, m->len, &reqs[nreq]) < 0) {
+            log_warn("event %s: job key too long; not tracked", w[i].ev.id);
             continue;
         }
-        count(c, "herald_events_consumed_total", "Valid job events consumed.", "state",
-              w[i].ev.state, NULL, NULL);
-        free(w[i].ev.service); /* the consumer's rules decide, not the producer's */
-        w[i].ev.service = classify_service(&cfg->classify, &w[i].ev);
-        w[i].stage = classify_stage(&cfg->classify, &w[i].ev);
-        if (!w[i].ev.service) {
-            log_error("out of memory classifying %s", w[i].ev.id);
-            continue;
-        }
-        w[i].tier = classify_tier(&cfg->classify, &w[i].ev, w[i].stage);
-        if (!wants_alert(cfg, &w[i].ev, &why)) {
-            log_debug("event %s (%s %s): no alert: %s", w[i].ev.id, w[i].ev.job,
-                      w[i].ev.state, why);
-            continue;
-        }
-        struct facts f = {&w[i].ev, w[i].ev.service, w[i].stage, w[i].tier};
-        if (fingerprint(c, &f, &reqs[nreq]) < 0) {
-            log_warn("event %s: fingerprint too long; alerting without dedup", w[i].ev.id);
-            snprintf(reqs[nreq].key, sizeof(reqs[nreq].key), "%sdd:{id|%.200s}",
-                     cfg->key_prefix, w[i].ev.id);
-        }
-        reqs[nreq].event_id = w[i].ev.id;
-        reqs[nreq].event_ms = w[i].ev.event_ms;
-        w[i].dreq = (long)nreq++;
+        w[i].req = (long)nreq++;
     }
-
     if (!use_redis) {
-        /* Fail-open: Redis is down and the config prefers duplicates to waiting. */
-        for (size_t i = 0; i < nreq; i++)
-            reqs[i] = (struct dedup_req){.event_id = reqs[i].event_id,
-                                         .event_ms = reqs[i].event_ms,
-                                         .verdict = DEDUP_ALERT};
-        if (nreq)
-            log_warn("redis unavailable: %zu alerts sent without dedup (fail-open)", nreq);
-        count(c, "herald_fail_open_batches_total", "Batches alerted without dedup.", NULL,
-              NULL, NULL, NULL);
-    } else if (dedup_check(&c->redis, reqs, nreq, cfg->window_ms, err, sizeof(err)) < 0) {
+        fail_open(c, w, n);
+        goto done;
+    }
+    if (engine_decide(&c->redis, cfg->key_prefix, cfg, reqs, nreq, err, sizeof(err)) < 0) {
         atomic_store(&c->redis_ok, 0);
-        count(c, "herald_redis_errors_total", "Redis operations that failed.", "op", "dedup",
+        count(c, "herald_redis_errors_total", "Redis operations that failed.", "op", "decide",
               NULL, NULL);
         log_warn("redis unavailable (%s): holding a batch of %zu events", err, n);
         rc = -1;
         goto done;
     }
-    if (use_redis)
-        atomic_store(&c->redis_ok, 1);
+    atomic_store(&c->redis_ok, 1);
     for (size_t i = 0; i < n; i++) {
-        if (w[i].dreq < 0)
+        if (w[i].req < 0)
             continue;
-        struct dedup_req *r = &reqs[w[i].dreq];
-        if (r->verdict == DEDUP_ALERT) {
-            out[nout].work = i;
-            out[nout++].dreq = (size_t)w[i].dreq;
-        } else {
-            count(c, "herald_events_suppressed_total", "Failures that did not alert.",
-                  "reason", r->verdict == DEDUP_SUPPRESS ? "dedup" : "duplicate", NULL,
-                  NULL);
-            log_debug("event %s: suppressed (%s; window from %" PRId64 ")", w[i].ev.id,
-                      r->verdict == DEDUP_SUPPRESS ? "dedup" : "already handled",
-                      r->window_start_ms);
+        struct engine_req *q = &reqs[w[i].req];
+        struct engine_decision *d = &q->d;
+        if (d->verdict == ENGINE_ALERT)
+            log_debug("event %s (%s %s): alert: %s: %s", w[i].ev.id, w[i].ev.job,
+                      w[i].ev.state, alert_kind_name(d->kind), d->detail);
+        else
+            log_debug("event %s (%s %s): no alert: %s: %s: %s", w[i].ev.id, w[i].ev.job,
+                      w[i].ev.state, engine_verdict_name(d->verdict), d->reason, d->detail);
+        switch (d->verdict) {
+        case ENGINE_ALERT: {
+            struct out *o = &outs[nout++];
+            alert_from(cfg, o, &w[i], d, q->threshold);
+            o->do_ack = true;
+            o->ack.key = q->key;
+            o->ack.id = w[i].ev.id;
+            o->ack.kind = d->kind;
+            if (d->kind == ALERT_FAILURE && q->version[0])
+                engine_release_key(o->ack.rel, sizeof(o->ack.rel), cfg->key_prefix,
+                                   w[i].ev.service, q->version);
+            if (d->kind == ALERT_ECOSYSTEM)
+                engine_eco_key(o->ack.eco, sizeof(o->ack.eco), cfg->key_prefix, w[i].stage);
+            if (d->kind == ALERT_ECOSYSTEM || d->kind == ALERT_ECO_RECOVERED) {
+                o->a.ev = NULL; /* about the stage, not this run */
+                o->a.service = "";
+            }
+            break;
+        }
+        case ENGINE_SUPPRESS:
+            /* "recovered": a success noted on its job's held alert, not a failure */
+            if (strcmp(d->reason, "recovered") != 0)
+                count_suppressed(c, d->reason);
+            break;
+        case ENGINE_DUPLICATE:
+            if (strcmp(q->cls, "fail") == 0)
+                count_suppressed(c, "duplicate");
+            break;
+        case ENGINE_HELD:
+            count(c, "herald_alerts_held_total", "Failure alerts held for related failures.",
+                  NULL, NULL, NULL, NULL);
+            break;
+        case ENGINE_NONE:
+            break;
         }
     }
-    if (nout)
-        deliver_alerts(c, w, reqs, out, nout, use_redis);
+    send_alerts(c, outs, nout);
+    ack_alerts(c, outs, nout);
+    write_explain(c, w, reqs, n);
 done:
-    for (size_t i = 0; w && i < n; i++) {
-        event_release(&w[i].ev);
-    }
+    for (size_t i = 0; outs && i < nout; i++)
+        out_release(&outs[i]);
+    for (size_t i = 0; reqs && i < nreq; i++)
+        engine_decision_release(&reqs[i].d);
+    for (size_t i = 0; w && i < n; i++)
+        if (w[i].valid)
+            event_release(&w[i].ev);
     free(w);
     free(reqs);
-    free(out);
+    free(outs);
     return rc;
+}
+
+/* ---- the tick: the hold, stall timers, digests ---- */
+
+/* A held alert released by the hold, as an out. Returns 0 or -1 (bad stored event). */
+static int held_out(struct consumer *c, const struct engine_held *h, struct out *o,
+                    struct work *w, char *note, size_t note_size)
+{
+    const struct config *cfg = c->cfg;
+    char err[256];
+
+    memset(w, 0, sizeof(*w));
+    w->req = -1;
+    if (event_from_json(&w->ev, h->event_json, strlen(h->event_json), err, sizeof(err)) < 0) {
+        log_error("held alert %s: stored event unreadable: %s", h->id, err);
+        return -1;
+    }
+    free(w->ev.service);
+    if (!(w->ev.service = classify_service(&cfg->classify, &w->ev))) {
+        event_release(&w->ev);
+        return -1;
+    }
+    w->valid = true;
+    w->stage = classify_stage(&cfg->classify, &w->ev);
+    w->tier = classify_tier(&cfg->classify, &w->ev, w->stage);
+    w->infra = classify_infra(&w->ev);
+    release_version(&w->ev, w->version, sizeof(w->version));
+    struct engine_decision d = {.kind = ALERT_FAILURE,
+                                .failures = h->failures,
+                                .failing_since = h->failing_since,
+                                .lines = h->lines,
+                                .nlines = h->nlines,
+                                .more = h->total_lines > (int64_t)h->nlines
+                                            ? h->total_lines - (int64_t)h->nlines : 0};
+    snprintf(d.first_build, sizeof(d.first_build), "%s", h->first_build);
+    alert_from(cfg, o, w, &d, h->threshold);
+    o->w = NULL;
+    o->label = h->id;
+    o->do_ack = true;
+    o->ack.held = true;
+    o->ack.id = h->id;
+    o->ts = NULL;
+    if (h->recovered[0]) {
+        char ts[40];
+        const char *bar = strchr(h->recovered, '|');
+        long long ms = 0;
+        if (bar)
+            util_parse_int(bar + 1, 0, INT64_MAX, &ms);
+        snprintf(note, note_size, "Passed again since: build %.*s at %s",
+                 bar ? (int)(bar - h->recovered) : 0, h->recovered,
+                 util_format_time_s(ms, ts, sizeof(ts)));
+        o->a.extra = note;
+    }
+    return 0;
+}
+
+/* A stall timer that fired, as an out: "svc|version|stage|start|finish". */
+static int stall_out(struct consumer *c, char *m, struct out *o, const char **line,
+                     char *buf, size_t size, struct event *dummy)
+{
+    char *parts[4] = {0};
+    size_t np = 0;
+    char stall[48];
+
+    for (char *p = m; np < 4; np++) {
+        parts[np] = p;
+        char *bar = strchr(p, '|');
+        if (!bar) {
+            np++;
+            break;
+        }
+        *bar = '\0';
+        p = bar + 1;
+    }
+    if (np < 4)
+        return -1;
+    util_human_duration(c->cfg->stall_ms, stall, sizeof(stall));
+    if (strcmp(parts[3], "finish") == 0)
+        snprintf(buf, size, "%s started and did not finish within %s", parts[2], stall);
+    else
+        snprintf(buf, size, "%s did not start within %s after the stage before it succeeded",
+                 parts[2], stall);
+    *line = buf;
+    static char postsubmit[] = "postsubmit", pending[] = "pending", none[] = "";
+    memset(dummy, 0, sizeof(*dummy));
+    dummy->type = postsubmit;
+    dummy->state = pending;
+    dummy->job = none;
+    dummy->id = none;
+    o->label = "release stall";
+    o->f = (struct facts){dummy, parts[0], parts[2], TIER_CRITICAL};
+    o->f.tier = classify_tier(&c->cfg->classify, dummy, parts[2]);
+    o->a = (struct alert){.kind = ALERT_STALLED,
+                          .service = parts[0],
+                          .stage = parts[2],
+                          .tier = o->f.tier,
+                          .version = parts[1],
+                          .lines = line,
+                          .nlines = 1};
+    return 0;
+}
+
+void pipeline_tick(struct consumer *c)
+{
+    struct engine_due due;
+    struct out *outs = NULL;
+    struct work *w = NULL;
+    struct event *dummies = NULL;
+    const char **lines = NULL;
+    char (*notes)[160] = NULL, (*bufs)[256] = NULL, err[256];
+    size_t no = 0;
+    int64_t now = util_mono_ms();
+
+    if (now - c->last_tick_ms < TICK_MS)
+        return;
+    c->last_tick_ms = now;
+    load_silences(c);
+    if (engine_due(&c->redis, c->cfg->key_prefix, util_now_ms(), HOLD_LEASE_MS, TICK_MAX, &due,
+                   err, sizeof(err)) < 0) {
+        log_debug("tick: %s", err);
+        return;
+    }
+    size_t cap = due.nheld + due.nstalls + 1;
+    outs = calloc(cap, sizeof(*outs));
+    w = calloc(cap, sizeof(*w));
+    dummies = calloc(cap, sizeof(*dummies));
+    lines = calloc(cap, sizeof(*lines));
+    notes = calloc(cap, sizeof(*notes));
+    bufs = calloc(cap, sizeof(*bufs));
+    if (!outs || !w || !dummies || !lines || !notes || !bufs)
+        goto out;
+    for (size_t i = 0; i < due.nheld; i++)
+        if (held_out(c, &due.held[i], &outs[no], &w[no], notes[no], sizeof(notes[no])) == 0)
+            no++;
+    for (size_t i = 0; i < due.nstalls; i++)
+        if (stall_out(c, due.stalls[i], &outs[no], &lines[no], bufs[no], sizeof(bufs[no]),
+                      &dummies[no]) == 0)
+            no++;
+    if (no) {
+        log_debug("tick: event clock %" PRId64 ": %zu held alerts and %zu stalls due",
+                  due.clock, due.nheld, due.nstalls);
+        send_alerts(c, outs, no);
+        ack_alerts(c, outs, no);
+    }
+out:
+    for (size_t i = 0; w && i < no; i++)
+        if (w[i].valid)
+            event_release(&w[i].ev);
+    free(outs);
+    free(w);
+    free(dummies);
+    free(lines);
+    free(notes);
+    free(bufs);
+    engine_due_release(&due);
+    send_digests(c);
 }

@@ -19,6 +19,27 @@
 #define URL_CI "https://hooks.slack.test/services/T0/B2/ci"
 
 /* Parse a YAML string; errbuf is always written. */
+/* The 1-based line of `path` holding `needle` (the example config's lines move as it
+ * gains comments). */
+static int line_of(const char *path, const char *needle)
+{
+    char line[512];
+    int n = 0;
+    FILE *f = fopen(path, "r");
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        n++;
+        if (strstr(line, needle)) {
+            fclose(f);
+            return n;
+        }
+    }
+    fclose(f);
+    fail_msg("%s: no line with \"%s\"", path, needle);
+    return -1;
+}
+
 static struct config *parse(const char *yaml, char *err, size_t errsize)
 {
     memset(err, 'Z', errsize); /* config_parse must terminate it */
@@ -100,10 +121,22 @@ static void test_load_example(void **state)
 
     /* dedup */
     assert_int_equal(c->window_ms, 3600000);
-    assert_int_equal(c->nfingerprint, 3);
-    assert_int_equal(c->fingerprint[0], FIELD_REPO);
-    assert_int_equal(c->fingerprint[1], FIELD_JOB);
-    assert_int_equal(c->fingerprint[2], FIELD_STATE);
+    assert_int_equal(c->failures_to_alert, 1);
+
+    /* release, ecosystem, storm: ACK's defaults */
+    assert_int_equal(c->nrelease_stages, 3);
+    assert_string_equal(c->release_stages[2].stage, "chart-update");
+    assert_int_equal(c->release_stages[2].nafter, 1);
+    assert_string_equal(c->release_stages[2].after[0], "post-submit");
+    assert_int_equal(c->release_hold_ms, 360000);
+    assert_int_equal(c->stall_ms, 3600000);
+    assert_true(c->eco_on);
+    assert_int_equal(c->eco_services, 5);
+    assert_int_equal(c->eco_window_ms, 900000);
+    assert_int_equal(c->eco_hold_ms, 300000);
+    assert_int_equal(c->eco_receiver, -1);
+    assert_true(c->storm_rate > 0.99 && c->storm_rate < 1.01);
+    assert_int_equal(c->storm_burst, 3);
     assert_int_equal(c->alert_states.n, 2);
     assert_string_equal(c->alert_states.v[0], "failure");
     assert_string_equal(c->alert_states.v[1], "error");
@@ -152,7 +185,7 @@ static void test_load_example(void **state)
     assert_int_equal(c->routes[0].nreceivers, 1);
     assert_int_equal(c->routes[0].receivers[0], 0);
     assert_false(c->routes[0].cont);
-    assert_int_equal(c->routes[0].line, 81); /* "- match: { tier: critical }" */
+    assert_int_equal(c->routes[0].line, line_of(EXAMPLE, "- match: { tier: critical }"));
     assert_int_equal(c->default_receiver, 1);
 
     /* delivery, http */
@@ -176,7 +209,9 @@ static void test_load_example_env_unset(void **state)
     c = config_load(EXAMPLE, err, sizeof(err));
     setenv("SLACK_ACK_CI_URL", URL_CI, 1);
     assert_null(c);
-    assert_non_null(strstr(err, EXAMPLE ":74: ")); /* url_env: SLACK_ACK_CI_URL */
+    char where[64];
+    snprintf(where, sizeof(where), "%s:%d: ", EXAMPLE, line_of(EXAMPLE, "url_env: SLACK_ACK_CI_URL"));
+    assert_non_null(strstr(err, where));
     assert_non_null(strstr(err, "url_env"));
     assert_non_null(strstr(err, "SLACK_ACK_CI_URL is not set"));
     /* the variable that was set is not printed */
@@ -227,7 +262,7 @@ static void test_parse_values(void **state)
                                "  timeout: 1h30m\n"
                                "dedup:\n"
                                "  window: 15m\n"
-                               "  fingerprint: job\n"
+                               "  failures_to_alert: 3\n"
                                "  alert_states: [failure, error, aborted]\n"
                                "receivers:\n"
                                "  - name: bot\n"
@@ -239,7 +274,22 @@ static void test_parse_values(void **state)
                                "  parallel: 2\n"
                                "  retry_after_max: 0s\n"
                                "http:\n"
-                               "  listen: \"\"\n";
+                               "  listen: \"\"\n"
+                               "release:\n"
+                               "  stages:\n"
+                               "    - { stage: build }\n"
+                               "    - { stage: publish, after: build }\n"
+                               "  hold: 0s\n"
+                               "  stall_timeout: 30m\n"
+                               "ecosystem:\n"
+                               "  services: 12\n"
+                               "  window: 10m\n"
+                               "  hold: 2m\n"
+                               "  stages: [e2e]\n"
+                               "  receiver: bot\n"
+                               "storm:\n"
+                               "  rate: 0.5\n"
+                               "  burst: 5\n";
     char err[1024];
     struct config *c;
 
@@ -255,8 +305,18 @@ static void test_parse_values(void **state)
     assert_string_equal(c->redis_password, "hunter2");
     assert_int_equal(c->redis_timeout_ms, 5400000);
     assert_int_equal(c->window_ms, 900000);
-    assert_int_equal(c->nfingerprint, 1);
-    assert_int_equal(c->fingerprint[0], FIELD_JOB);
+    assert_int_equal(c->failures_to_alert, 3);
+    assert_int_equal(c->nrelease_stages, 2);
+    assert_string_equal(c->release_stages[1].after[0], "build");
+    assert_int_equal(c->release_hold_ms, 0);
+    assert_int_equal(c->stall_ms, 1800000);
+    assert_int_equal(c->eco_services, 12);
+    assert_int_equal(c->eco_window_ms, 600000);
+    assert_int_equal(c->eco_hold_ms, 120000);
+    assert_int_equal(c->eco_stages.n, 1);
+    assert_int_equal(c->eco_receiver, 0);
+    assert_true(c->storm_rate > 0.49 && c->storm_rate < 0.51);
+    assert_int_equal(c->storm_burst, 5);
     assert_int_equal(c->alert_states.n, 3);
     assert_string_equal(c->alert_states.v[2], "aborted");
     assert_int_equal(c->receivers[0].type, RECEIVER_WEBAPI);
@@ -298,9 +358,17 @@ static void test_error_bad_values(void **state)
                  "t.yaml:5: ", "redis.port: expected an integer from 1 to 65535", NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\nredis:\n  port: [1]\n",
                  "t.yaml:5: ", "redis.port: expected a single value", NULL);
+    expect_error("receivers:\n  - name: a\n    url: http://h/a\nrelease:\n  stages:\n"
+                 "    - { stage: b, after: [a] }\n",
+                 "t.yaml:6: ", "release.stages[].after: \"a\" is not listed before \"b\"", NULL);
+    expect_error("receivers:\n  - name: a\n    url: http://h/a\necosystem:\n"
+                 "  receiver: nobody\n",
+                 "t.yaml:5: ", "ecosystem.receiver: no receiver named \"nobody\"", NULL);
+    expect_error("receivers:\n  - name: a\n    url: http://h/a\nstorm:\n  rate: 0\n",
+                 "t.yaml:5: ", "storm.rate: expected messages per second", NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\ndedup:\n"
-                 "  fingerprint: [job, colour]\n",
-                 "t.yaml:5: ", "unknown field \"colour\"", NULL);
+                 "  failures_to_alert: 0\n",
+                 "t.yaml:5: ", "dedup.failures_to_alert: expected an integer from 1", NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\ndedup:\n"
                  "  alert_states: [failure, pending]\n",
                  "t.yaml:5: ", "\"pending\" is not a final job state", NULL);

@@ -1,0 +1,333 @@
+"""Issue 3: alerts people trust -- job state across runs, the release and ecosystem
+levels, storm control, silences, Web API threads, explanations (docs/rules.md).
+
+Same real stack as the pipeline tests: redis-server, herald-devbroker, herald-slackd,
+the real herald-producer, herald-consumer and heraldctl. Holds and stall timers run on
+the event clock, so a test moves time on the way a live system does: with a later
+event (an unrelated success far enough ahead)."""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import base_time, fields_of, finished_run, payload_text  # noqa: E402
+
+WAIT = 30.0
+
+
+def failure(job, repo, t, **kw):
+    return finished_run(job, repo, t, **kw)
+
+
+def success(job, repo, t, **kw):
+    return finished_run(job, repo, t, state="success", **kw)
+
+
+def tick(t):
+    """An unrelated passing run at event time t: moves the event clock on."""
+    return success("label-sync", "test-infra", t)
+
+
+def header(msg):
+    for a in msg["payload"].get("attachments", []):
+        for b in a.get("blocks", []):
+            if b.get("type") == "header":
+                return b["text"]["text"]
+    return ""
+
+
+class RulesTest(harness.HeraldTestCase):
+
+    def cfg(self, **sections):
+        c = self.config()
+        for k, v in sections.items():
+            c[k] = v
+        return c
+
+    # -- job level -----------------------------------------------------------------------
+
+    def test_threshold_three_failures_alert_on_the_third(self):
+        t = base_time()
+        c = self.start_consumer(self.cfg(dedup={"window": "1h", "failures_to_alert": 3}))
+        runs = [failure("s3-post-submit", "s3-controller", t + 60 * i, seq=i) for i in range(3)]
+        self.produce(runs[:2])
+        self.wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= 2, WAIT,
+                        what="2 events consumed")
+        self.assert_quiet(0)
+        self.assertEqual(c.metrics().sum("herald_events_suppressed_total", reason="threshold"), 2)
+        self.produce(runs[2:])
+        msgs = self.wait_for(1, "releases", WAIT)
+        self.assert_quiet(1)
+        self.assertIn("Failed 3 times in a row", payload_text(msgs[0]))
+
+    def test_threshold_from_the_job_annotation(self):
+        t = base_time()
+        self.start_consumer()  # config N = 1; the job says 2
+        ann = {"testgrid-num-failures-to-alert": "2"}
+        self.produce([failure("ec2-post-submit", "ec2-controller", t, annotations=ann)])
+        self.assert_quiet(0)
+        self.produce([failure("ec2-post-submit", "ec2-controller", t + 60, seq=1,
+                              annotations=ann)])
+        self.wait_for(1, "releases", WAIT)
+        self.assert_quiet(1)
+
+    def test_failure_then_success_gives_a_recovery(self):
+        t = base_time()
+        self.start_consumer()
+        self.produce([failure("iam-post-submit", "iam-controller", t),
+                      failure("iam-post-submit", "iam-controller", t + 600, seq=1),
+                      success("iam-post-submit", "iam-controller", t + 1800, seq=2)])
+        msgs = self.wait_for(2, "releases", WAIT)
+        msgs = self.assert_quiet(2)
+        first, rec = sorted(msgs, key=lambda m: m["seq"])
+        self.assertIn("failed", header(first))
+        self.assertIn("recovered", header(rec))
+        self.assertIn("Recovered after 2 failures", payload_text(rec))
+        # A success with nothing failing before it says nothing.
+        self.produce([success("iam-post-submit", "iam-controller", t + 2400, seq=3)])
+        self.assert_quiet(2)
+
+    def test_superseded_abort_is_not_a_failure_and_infra_errors_are_labelled(self):
+        t = base_time()
+        self.start_consumer(self.cfg(dedup={"window": "1h",
+                                            "alert_states": ["failure", "error", "aborted"]}))
+        self.produce([
+            failure("rds-unit-test", "rds-controller", t, state="aborted", type="presubmit",
+                    description="Aborted as the newer version of this job is running."),
+            failure("sns-post-submit", "sns-controller", t + 60, state="error", seq=1,
+                    description="Job pod was OOM killed by the cluster."),
+        ])
+        msgs = self.wait_for(1, timeout=WAIT)
+        msgs = self.assert_quiet(1)
+        self.assertEqual(fields_of(msgs[0]).get("job"), "sns-post-submit")
+        self.assertIn("(infrastructure)", header(msgs[0]))
+        self.assertIn("OOM kill", payload_text(msgs[0]))
+
+    # -- release level -------------------------------------------------------------------
+
+    def release_config(self):
+        return self.cfg(release={"hold": "6m", "stall_timeout": "0s"})
+
+    def test_chart_update_after_post_submit_is_one_alert_naming_both(self):
+        t = base_time()
+        c = self.start_consumer(self.release_config())
+        self.produce([
+            failure("s3-post-submit", "s3-controller", t, base_ref="v1.2.3"),
+            failure("update-ack-chart", "s3-controller", t + 200, base_ref="v1.2.3", seq=1),
+        ])
+        self.wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= 2, WAIT,
+                        what="2 events consumed")
+        self.assert_quiet(0)  # held: the release may have more to say
+        self.produce([tick(t + 3600)])
+        msgs = self.wait_for(1, "releases", WAIT)
+        msgs = self.assert_quiet(1)
+        m = msgs[0]
+        self.assertEqual(fields_of(m).get("stage"), "post-submit")
+        self.assertIn("v1.2.3", header(m))
+        self.assertIn("Also failed in this release", payload_text(m))
+        self.assertIn("update-ack-chart", payload_text(m))
+        # Held first, then joined (or, if the batch had them the other way round, both
+        # held and the upstream one took over).
+        mt = c.metrics()
+        self.assertEqual(mt.sum("herald_alerts_held_total") +
+                         mt.sum("herald_events_suppressed_total", reason="correlation"), 2)
+
+    def test_upstream_failure_arriving_second_becomes_the_alert(self):
+        t = base_time()
+        self.start_consumer(self.release_config())
+        self.produce([
+            failure("update-ack-chart", "ec2-controller", t, base_ref="v0.9.0"),
+            failure("ec2-post-submit", "ec2-controller", t + 300, base_ref="v0.9.0", seq=1),
+            tick(t + 3600),
+        ])
+        msgs = self.wait_for(1, "releases", WAIT)
+        msgs = self.assert_quiet(1)
+        self.assertEqual(fields_of(msgs[0]).get("job"), "ec2-post-submit")
+        self.assertIn("update-ack-chart", payload_text(msgs[0]))
+
+    def test_release_stalled_when_the_next_stage_never_starts(self):
+        t = base_time()
+        self.start_consumer(self.cfg(release={"hold": "0s", "stall_timeout": "30m"}))
+        self.produce([success("lambda-post-submit", "lambda-controller", t, base_ref="v1.0.0"),
+                      tick(t + 3600)])
+        msgs = self.wait_for(1, "releases", WAIT)
+        msgs = self.assert_quiet(1)
+        self.assertIn("release stalled at chart-update", header(msgs[0]))
+        self.assertIn("v1.0.0", header(msgs[0]))
+        # The next stage did start in time for another version: no stall.
+        self.slack.clear()
+        self.produce([success("lambda-post-submit", "lambda-controller", t + 4000,
+                              base_ref="v1.0.1", seq=1),
+                      success("update-ack-chart", "lambda-controller", t + 4300,
+                              base_ref="v1.0.1", seq=2),
+                      tick(t + 9000)])
+        self.assert_quiet(0, quiet=3.0)
+
+    # -- ecosystem level -----------------------------------------------------------------
+
+    SERVICES = ["acm", "apigatewayv2", "applicationautoscaling", "cloudtrail", "dynamodb",
+                "ec2", "ecr", "eks", "elasticache", "emrcontainers", "iam", "kms"]
+
+    def test_twelve_services_failing_kind_e2e_make_one_ecosystem_alert(self):
+        t = base_time()
+        c = self.start_consumer(self.cfg(ecosystem={"services": 5, "window": "15m",
+                                                    "hold": "5m"}))
+        runs = [failure("%s-kind-e2e" % s, "%s-controller" % s, t + 50 * i, type="presubmit",
+                        seq=i) for i, s in enumerate(self.SERVICES)]
+        self.produce(runs + [tick(t + 3600)])
+        msgs = self.wait_for(1, timeout=WAIT)
+        msgs = self.assert_quiet(1, quiet=3.0)
+        m = msgs[0]
+        # Sent when the 5th service failed (10:03 in the example), with the services
+        # so far; the later ones join the incident quietly.
+        n = int(re.search(r"Ecosystem: (\d+) services failing e2e", header(m)).group(1))
+        self.assertGreaterEqual(n, 5)
+        named = [s for s in self.SERVICES if '"%s' % s in payload_text(m) or
+                 " %s" % s in payload_text(m) or "\\n%s" % s in payload_text(m)]
+        self.assertEqual(len(named), n, "the alert lists the services it counts")
+        mt = c.metrics()
+        self.assertEqual(mt.sum("herald_alerts_by_kind_total", kind="ecosystem"), 1)
+        self.assertEqual(mt.sum("herald_alerts_by_kind_total", kind="failure"), 0)
+        # They recover: one recovery message for the incident, none per service.
+        self.produce([success("%s-kind-e2e" % s, "%s-controller" % s, t + 4000 + 30 * i,
+                              type="presubmit", seq=100 + i)
+                      for i, s in enumerate(self.SERVICES)])
+        msgs = self.wait_for(2, timeout=WAIT)
+        msgs = self.assert_quiet(2)
+        rec = max(msgs, key=lambda m: m["seq"])
+        self.assertIn("Ecosystem: e2e recovered", header(rec))
+        self.assertIn("All 12 services recovered", payload_text(rec))
+        for s in self.SERVICES:
+            self.assertIn(s, payload_text(rec))
+
+    def test_four_services_stay_per_service_alerts(self):
+        t = base_time()
+        self.start_consumer(self.cfg(ecosystem={"services": 5, "window": "15m",
+                                                "hold": "5m"}))
+        runs = [failure("%s-kind-e2e" % s, "%s-controller" % s, t + 50 * i, type="presubmit",
+                        seq=i) for i, s in enumerate(self.SERVICES[:4])]
+        self.produce(runs + [tick(t + 3600)])
+        self.wait_for(4, timeout=WAIT)
+        msgs = self.assert_quiet(4)
+        self.assertFalse(any("Ecosystem" in header(m) for m in msgs))
+
+    # -- storm control -------------------------------------------------------------------
+
+    def test_thirty_alerts_in_a_second_keep_the_rate_and_a_digest_counts_them(self):
+        t = base_time()
+        c = self.start_consumer(self.cfg(storm={"rate": 1, "burst": 3}))
+        runs = [failure("periodic-check-%02d" % i, "test-infra", t + i, type="periodic",
+                        seq=i) for i in range(30)]
+        self.produce(runs)
+        self.wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= 30, WAIT,
+                        what="30 events consumed")
+
+        def accounted():
+            msgs = self.slack.messages("ci")
+            single = [m for m in msgs if "folded into this digest" not in header(m)]
+            folded = sum(int(re.search(r"(\d+) alerts? folded", header(m)).group(1))
+                         for m in msgs if "folded into this digest" in header(m))
+            return (msgs, single, folded) if len(single) + folded >= 30 else None
+        msgs, single, folded = self.wait_until(accounted, WAIT, what="30 alerts accounted for")
+        msgs, single, folded = accounted()
+        self.assertEqual(len(single) + folded, 30, "%d sent + %d in digests" % (len(single), folded))
+        self.assertEqual(len(single), 3, "the burst goes out at once")
+        self.assertGreater(folded, 0)
+        # The rate: in any span, at most burst + rate * span (1 s granularity, +1 slack
+        # for the bucket's fractional refill).
+        times = sorted(m["received_ms"] for m in msgs)
+        for i in range(len(times)):
+            for j in range(i, len(times)):
+                span = (times[j] - times[i]) / 1000.0
+                self.assertLessEqual(j - i + 1, 3 + span * 1 + 1, "rate limit broken: %s" % times)
+        # Every folded alert is listed or counted in the digest text.
+        digest = [m for m in msgs if "folded into this digest" in header(m)]
+        listed = sum(payload_text(m).count("periodic-check-") for m in digest)
+        more = sum(int(x) for m in digest for x in re.findall(r"and (\d+) more", payload_text(m)))
+        self.assertEqual(listed + more, folded)
+        self.assertEqual(c.metrics().sum("herald_events_suppressed_total", reason="rate_limit"),
+                         folded)
+
+    # -- silences and explanations ---------------------------------------------------------
+
+    def heraldctl(self, *args, expect=0):
+        argv = [harness.binary("heraldctl"), "-r", "%s:%d" % (self.redis.host, self.redis.port),
+                "--prefix", self.prefix] + list(args)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, expect, "heraldctl %s: %s %s" % (args, p.stdout, p.stderr))
+        return p.stdout
+
+    def test_silence_suppresses_matching_alerts_and_counts_them(self):
+        t = base_time()
+        sid = self.heraldctl("silence", "add", "--match", "service=lambda", "--match",
+                             "stage=olm-bundle", "--for", "2h", "--reason",
+                             "OLM queue is being fixed").strip()
+        self.assertRegex(sid, r"^[0-9a-f]{12}$")
+        c = self.start_consumer()
+        silenced = failure("lambda-controller-olm-bundle-pr", "lambda-controller", t)
+        self.produce([silenced,
+                      failure("s3-controller-olm-bundle-pr", "s3-controller", t + 60, seq=1)])
+        msgs = self.wait_for(1, timeout=WAIT)
+        msgs = self.assert_quiet(1)
+        self.assertEqual(fields_of(msgs[0]).get("service"), "s3")
+        self.assertEqual(c.metrics().sum("herald_events_suppressed_total", reason="silence"), 1)
+        rows = [json.loads(l) for l in self.heraldctl("silence", "list", "--json").splitlines()]
+        self.assertEqual([(r["id"], r["matched"]) for r in rows], [(sid, 1)])
+        # The decision is explained.
+        eid = "%s:failure" % silenced["metadata"]["name"]
+        out = self.heraldctl("explain", eid)
+        self.assertIn("silence: %s" % sid, out)
+        self.assertIn("decision: suppressed", out)
+        # Expired, the next failure alerts again (after the window: a new alert).
+        self.heraldctl("silence", "expire", sid)
+        time.sleep(1.5)  # consumers reload silences every second
+        self.produce([failure("lambda-controller-olm-bundle-pr", "lambda-controller",
+                              t + 7200, seq=2)])
+        self.wait_for(2, timeout=WAIT)
+
+    # -- Slack Web API: one incident, one thread -------------------------------------------
+
+    def test_webapi_follow_ups_are_thread_replies(self):
+        t = base_time()
+        cfg = self.cfg(receivers=[
+            {"name": "releases", "type": "webapi", "channel": "#releases",
+             "url": self.slack.api_url(), "token": harness.SlackReceiver.TOKEN},
+            {"name": "ci", "type": "webhook", "url": self.slack.hook_url("ci")}])
+        self.start_consumer(cfg)
+        self.produce([failure("eks-post-submit", "eks-controller", t)])
+        root = self.wait_for(1, "#releases", WAIT)[0]
+        self.assertTrue(root.get("ts"))
+        self.assertNotIn("thread_ts", root)
+        self.produce([failure("eks-post-submit", "eks-controller", t + 3700, seq=1),
+                      success("eks-post-submit", "eks-controller", t + 4000, seq=2)])
+        msgs = self.wait_for(3, "#releases", WAIT)
+        msgs = self.assert_quiet(3, "#releases")
+        replies = sorted((m for m in msgs if m is not root and m["seq"] != root["seq"]),
+                         key=lambda m: m["seq"])
+        self.assertIn("still failing", header(replies[0]))
+        self.assertIn("recovered", header(replies[1]))
+        for r in replies:
+            self.assertEqual(r.get("thread_ts"), root["ts"], "a follow-up must be a thread reply")
+
+    def test_reporter_config_channel_routes_to_that_channel(self):
+        t = base_time()
+        cfg = self.cfg(receivers=[
+            {"name": "bot", "type": "webapi", "channel": "#ack-bots",
+             "url": self.slack.api_url(), "token": harness.SlackReceiver.TOKEN},
+            {"name": "ci", "type": "webhook", "url": self.slack.hook_url("ci")}],
+            routes=[], default_receiver="ci")
+        self.start_consumer(cfg)
+        self.produce([failure("docs-release", "test-infra", t, type="periodic",
+                              reporter_slack={"channel": "#docs-team"})])
+        msgs = self.wait_for(1, "#docs-team", WAIT)
+        self.assertEqual(msgs[0]["payload"].get("channel"), "#docs-team")
+        self.assert_quiet(1)
+
+
+if __name__ == "__main__":
+    unittest.main()
