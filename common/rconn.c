@@ -1,6 +1,7 @@
 /* rconn.c -- see rconn.h. */
 #include "rconn.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -33,7 +34,7 @@ int rconn_add_script(struct rconn *r, const char *lua)
 
 const char *rconn_sha(const struct rconn *r, int idx)
 {
-    return r->shas[idx];
+    return idx >= 0 && (size_t)idx < r->nscripts ? r->shas[idx] : "";
 }
 
 void rconn_fail(struct rconn *r, const char *why)
@@ -126,6 +127,52 @@ fail:
     }
     rconn_fail(r, NULL);
     return NULL;
+}
+
+int rconn_script_index(const struct rconn *r, const char *lua)
+{
+    for (size_t i = 0; i < r->nscripts; i++)
+        if (r->scripts[i] == lua)
+            return (int)i;
+    return -1;
+}
+
+redisReply *rconn_eval(struct rconn *r, const char *lua, int argc, const char **argv,
+                       size_t *lens, char *errstr, size_t errstr_size)
+{
+    int idx = rconn_script_index(r, lua);
+    redisContext *ctx;
+    redisReply *rep = NULL;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool sha = idx >= 0 && attempt == 0;
+        if (!(ctx = rconn_get(r))) {
+            snprintf(errstr, errstr_size, "redis: %s", r->err[0] ? r->err : "unavailable");
+            return NULL;
+        }
+        argv[0] = sha ? "EVALSHA" : "EVAL";
+        argv[1] = sha ? rconn_sha(r, idx) : lua;
+        if (lens) {
+            lens[0] = strlen(argv[0]);
+            lens[1] = strlen(argv[1]);
+        }
+        if (!(rep = redisCommandArgv(ctx, argc, argv, lens))) {
+            snprintf(errstr, errstr_size, "redis: %s",
+                     ctx->errstr[0] ? ctx->errstr : "I/O error");
+            rconn_fail(r, errstr);
+            return NULL;
+        }
+        if (!sha || !rconn_is_noscript(rep))
+            break;
+        freeReplyObject(rep); /* Redis restarted: send the source this time */
+        rep = NULL;
+    }
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
+        snprintf(errstr, errstr_size, "script error: %.200s", rep->str);
+        freeReplyObject(rep);
+        return NULL;
+    }
+    return rep;
 }
 
 bool rconn_is_noscript(const redisReply *rep)

@@ -48,6 +48,18 @@ const char *rconn_sha(const struct rconn *r, int idx);
 /* Mark the connection broken (after an I/O error): frees it, schedules a reconnect. */
 void rconn_fail(struct rconn *r, const char *why);
 
+/* Index of the registered script whose source is `lua` (the same pointer), or -1. */
+int rconn_script_index(const struct rconn *r, const char *lua);
+
+/* Run Lua script `lua` (borrowed source): argv[2..argc) are "numkeys keys... args..."
+ * (lens NULL, or their lengths); argv[0..1] (and lens[0..1]) are filled in here.
+ * EVALSHA when the script is registered on r; after NOSCRIPT (Redis restarted) or if
+ * it is not registered, EVAL with the source, which caches it again. Returns the
+ * reply (caller frees with freeReplyObject), or NULL with errstr: Redis unreachable
+ * or an I/O error (the connection is reset), or the script's error reply. */
+redisReply *rconn_eval(struct rconn *r, const char *lua, int argc, const char **argv,
+                       size_t *lens, char *errstr, size_t errstr_size);
+
 /* true if a reply is a NOSCRIPT error (Redis restarted and lost the scripts). */
 bool rconn_is_noscript(const redisReply *rep);
 

@@ -212,49 +212,6 @@ int silence_setup(struct rconn *r)
     return 0;
 }
 
-/* Run a Lua script: argv[3..argc) are numkeys, keys and args (argv[0..1] are filled
- * in here). EVALSHA if the script is registered on r (EVAL again after NOSCRIPT),
- * else EVAL. Returns the reply (caller frees) or NULL with errstr; an I/O error
- * resets the connection (r->ctx is NULL afterwards). */
-static redisReply *eval(struct rconn *r, const char *lua, const char **argv, size_t argc,
-                        char *errstr, size_t errstr_size)
-{
-    redisContext *ctx = rconn_get(r);
-    redisReply *rep = NULL;
-    int idx = -1;
-
-    if (!ctx) {
-        snprintf(errstr, errstr_size, "%s", r->err[0] ? r->err : "not connected");
-        return NULL;
-    }
-    for (size_t i = 0; i < r->nscripts; i++)
-        if (r->scripts[i] == lua)
-            idx = (int)i;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        bool sha = idx >= 0 && attempt == 0;
-        argv[0] = sha ? "EVALSHA" : "EVAL";
-        argv[1] = sha ? rconn_sha(r, idx) : lua;
-        rep = redisCommandArgv(ctx, (int)argc, argv, NULL);
-        if (!rep) {
-            snprintf(errstr, errstr_size, "%s",
-                     ctx->errstr[0] ? ctx->errstr : "I/O error");
-            rconn_fail(r, errstr);
-            return NULL;
-        }
-        if (sha && rconn_is_noscript(rep)) {
-            freeReplyObject(rep);
-            rep = NULL;
-            continue;
-        }
-        break;
-    }
-    if (rep && rep->type == REDIS_REPLY_ERROR) {
-        snprintf(errstr, errstr_size, "%.200s", rep->str);
-        freeReplyObject(rep);
-        return NULL;
-    }
-    return rep;
-}
 
 /* "<prefix><what><id>" into buf. Returns 0, or -1 if it does not fit. */
 static int make_key(char *buf, size_t size, const char *prefix, const char *what,
@@ -351,7 +308,7 @@ static int load_mode(struct rconn *r, const char *prefix, int64_t now_ms, int mo
     argv[5] = now;
     argv[6] = md;
     argv[7] = max;
-    if (!(rep = eval(r, load_lua, argv, 8, errstr, errstr_size)))
+    if (!(rep = rconn_eval(r, load_lua, 8, argv, NULL, errstr, errstr_size)))
         return -1;
     if (rep->type != REDIS_REPLY_ARRAY) {
         snprintf(errstr, errstr_size, "unexpected reply from the silence script");
@@ -438,7 +395,8 @@ int silence_count(struct rconn *r, const char *prefix, const char *const *ids,
         argv[3 + i] = k;
         argv[3 + n + i] = c;
     }
-    if (!(rep = eval(r, count_lua, argv, 3 + 2 * n, errstr, errstr_size)))
+    if (!(rep = rconn_eval(r, count_lua, (int)(3 + 2 * n), argv, NULL, errstr,
+                           errstr_size)))
         goto out;
     rc = 0;
 out:
@@ -539,7 +497,7 @@ int silence_add(struct rconn *r, const char *prefix, const struct silence *s,
     argv[13] = max;
     argv[14] = now;
     argv[15] = forget;
-    if (!(rep = eval(r, add_lua, argv, 16, errstr, errstr_size)))
+    if (!(rep = rconn_eval(r, add_lua, 16, argv, NULL, errstr, errstr_size)))
         goto out;
     if (rep->type != REDIS_REPLY_INTEGER) {
         snprintf(errstr, errstr_size, "unexpected reply from the silence script");
@@ -584,7 +542,7 @@ int silence_expire(struct rconn *r, const char *prefix, const char *id, int64_t 
     argv[5] = id;
     argv[6] = now;
     argv[7] = at;
-    if (!(rep = eval(r, expire_lua, argv, 8, errstr, errstr_size)))
+    if (!(rep = rconn_eval(r, expire_lua, 8, argv, NULL, errstr, errstr_size)))
         return -1;
     if (rep->type != REDIS_REPLY_INTEGER)
         snprintf(errstr, errstr_size, "unexpected reply from the silence script");

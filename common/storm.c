@@ -227,57 +227,17 @@ static int limit_args(const struct storm_limit *lim, char *rate, char *burst, ch
     return 0;
 }
 
-/* Run the script with argv (head() filled, argv[1] left for the SHA; lens NULL, or one
- * length per argument, lens[1] set here). Returns the reply (caller frees), or NULL
- * with errstr set and the connection reset. NOSCRIPT means Redis restarted and nothing
- * ran: reconnect (which reloads the script) and retry once. */
+/* Run the script with argv (head() filled; argv[0..1] are set by rconn_eval; lens
+ * NULL, or one length per argument). Returns the reply (caller frees), or NULL with
+ * errstr set. */
 static redisReply *run(struct rconn *r, int argc, const char **argv, size_t *lens,
                        char *errstr, size_t errstr_size)
 {
-    redisContext *ctx;
-    redisReply *rep;
-    int idx = -1;
-
-    for (size_t i = 0; i < r->nscripts; i++)
-        if (r->scripts[i] == storm_lua)
-            idx = (int)i;
-    if (idx < 0) {
-        snprintf(errstr, errstr_size,
-                 "storm: storm_setup() was not called on this rconn");
+    if (rconn_script_index(r, storm_lua) < 0) {
+        snprintf(errstr, errstr_size, "storm: storm_setup() was not called on this rconn");
         return NULL;
     }
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (!(ctx = rconn_get(r))) {
-            snprintf(errstr, errstr_size, "redis: %s",
-                     r->err[0] ? r->err : "unavailable");
-            return NULL;
-        }
-        argv[1] = rconn_sha(r, idx);
-        if (lens)
-            lens[1] = strlen(argv[1]);
-        rep = redisCommandArgv(ctx, argc, argv, lens);
-        if (!rep) {
-            snprintf(errstr, errstr_size, "redis: %s",
-                     ctx->errstr[0] ? ctx->errstr : "I/O error");
-            rconn_fail(r, errstr);
-            return NULL;
-        }
-        if (rconn_is_noscript(rep)) {
-            freeReplyObject(rep);
-            rconn_fail(r, "scripts lost (Redis restarted?)");
-            r->next_try_ms = 0;
-            continue;
-        }
-        if (rep->type == REDIS_REPLY_ERROR) {
-            snprintf(errstr, errstr_size, "storm script: %.200s", rep->str);
-            freeReplyObject(rep);
-            rconn_fail(r, errstr);
-            return NULL;
-        }
-        return rep;
-    }
-    snprintf(errstr, errstr_size, "storm script: NOSCRIPT again after reloading");
-    return NULL;
+    return rconn_eval(r, storm_lua, argc, argv, lens, errstr, errstr_size);
 }
 
 static bool is_int(const redisReply *rep)

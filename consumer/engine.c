@@ -16,15 +16,18 @@
 
 #define EXPLAIN_TTL_S "604800" /* 7 days */
 
-static int decide_idx = -1, confirm_idx = -1, flush_idx = -1, settle_idx = -1;
-
 int engine_setup(struct rconn *r)
 {
-    decide_idx = rconn_add_script(r, decide_lua);
-    confirm_idx = rconn_add_script(r, confirm_lua);
-    flush_idx = rconn_add_script(r, flush_lua);
-    settle_idx = rconn_add_script(r, settle_lua);
-    return decide_idx < 0 || confirm_idx < 0 || flush_idx < 0 || settle_idx < 0 ? -1 : 0;
+    if (rconn_add_script(r, decide_lua) < 0 || rconn_add_script(r, confirm_lua) < 0 ||
+        rconn_add_script(r, flush_lua) < 0 || rconn_add_script(r, settle_lua) < 0)
+        return -1;
+    return 0;
+}
+
+/* The SHA of one of our scripts on r (engine_setup registered it). */
+static const char *sha_of(const struct rconn *r, const char *lua)
+{
+    return rconn_sha(r, rconn_script_index(r, lua));
 }
 
 int engine_key(char *out, size_t size, const char *prefix, const char *what, const char *a)
@@ -251,15 +254,14 @@ static int append_decide(struct rconn *r, redisContext *ctx, const void *arg, si
     snprintf(eh, sizeof(eh), "%" PRId64, cfg->eco_hold_ms);
     snprintf(wall, sizeof(wall), "%" PRId64, util_now_ms());
     snprintf(st, sizeof(st), "%" PRId64, cfg->stall_ms);
-    const char *argv[] = {"EVALSHA", rconn_sha(r, decide_idx), "1", q->key,
+    const char *argv[] = {"EVALSHA", sha_of(r, decide_lua), "1", q->key,
                           a->prefix, q->event_id, q->cls, t, q->build ? q->build : "",
                           n, win, ttl, q->service, q->stage, q->version, q->anc, q->succ,
                           rh, q->eco ? "1" : "0", k, w, eh, q->payload, wall,
                           q->silenced ? "1" : "0", q->job, q->state, st};
     size_t lens[sizeof(argv) / sizeof(argv[0])];
     for (size_t j = 0; j < sizeof(argv) / sizeof(argv[0]); j++)
-        lens[j] = strlen(argv[j]);
-    lens[22] = q->payload_len;
+        lens[j] = j == 22 ? q->payload_len : strlen(argv[j]); /* payload: not a C string */
     return redisAppendCommandArgv(ctx, (int)(sizeof(argv) / sizeof(argv[0])), argv, lens);
 }
 
@@ -298,13 +300,13 @@ static int append_ack(struct rconn *r, redisContext *ctx, const void *arg, size_
 
     argv[c++] = "EVALSHA";
     if (k->held) {
-        argv[c++] = rconn_sha(r, settle_idx);
+        argv[c++] = sha_of(r, settle_lua);
         argv[c++] = "0";
         argv[c++] = a->prefix;
         argv[c++] = k->id;
     } else {
         snprintf(kind, sizeof(kind), "%d", (int)k->kind);
-        argv[c++] = rconn_sha(r, confirm_idx);
+        argv[c++] = sha_of(r, confirm_lua);
         argv[c++] = "1";
         argv[c++] = k->key;
         argv[c++] = k->id;
@@ -343,7 +345,7 @@ static int append_due(struct rconn *r, redisContext *ctx, const void *arg, size_
     snprintf(now, sizeof(now), "%" PRId64, a->now_ms);
     snprintf(lease, sizeof(lease), "%" PRId64, a->lease_ms);
     snprintf(max, sizeof(max), "%zu", a->max);
-    const char *argv[] = {"EVALSHA", rconn_sha(r, flush_idx), "0", a->prefix, now, lease, max};
+    const char *argv[] = {"EVALSHA", sha_of(r, flush_lua), "0", a->prefix, now, lease, max};
     return redisAppendCommandArgv(ctx, 7, argv, NULL);
 }
 
