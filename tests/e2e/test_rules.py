@@ -4,7 +4,8 @@ levels, storm control, silences, Web API threads, explanations (docs/rules.md).
 Same real stack as the pipeline tests: redis-server, herald-devbroker, herald-slackd,
 the real herald-producer, herald-consumer and heraldctl. Holds and stall timers run on
 the event clock, so a test moves time on the way a live system does: with a later
-event (an unrelated success far enough ahead)."""
+event (an unrelated success far enough ahead), produced once the earlier events were
+consumed -- as it would arrive an hour later, not in the same batch."""
 import json
 import os
 import re
@@ -139,12 +140,14 @@ class RulesTest(harness.HeraldTestCase):
 
     def test_upstream_failure_arriving_second_becomes_the_alert(self):
         t = base_time()
-        self.start_consumer(self.release_config())
+        c = self.start_consumer(self.release_config())
         self.produce([
             failure("update-ack-chart", "ec2-controller", t, base_ref="v0.9.0"),
             failure("ec2-post-submit", "ec2-controller", t + 300, base_ref="v0.9.0", seq=1),
-            tick(t + 3600),
         ])
+        self.wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= 2, WAIT,
+                        what="2 events consumed")
+        self.produce([tick(t + 3600)])
         msgs = self.wait_for(1, "releases", WAIT)
         msgs = self.assert_quiet(1)
         self.assertEqual(fields_of(msgs[0]).get("job"), "ec2-post-submit")
@@ -179,7 +182,10 @@ class RulesTest(harness.HeraldTestCase):
                                                     "hold": "5m"}))
         runs = [failure("%s-kind-e2e" % s, "%s-controller" % s, t + 50 * i, type="presubmit",
                         seq=i) for i, s in enumerate(self.SERVICES)]
-        self.produce(runs + [tick(t + 3600)])
+        self.produce(runs)
+        self.wait_until(lambda: c.metrics().sum("herald_events_consumed_total") >= 12, WAIT,
+                        what="12 events consumed")
+        self.produce([tick(t + 3600)])  # an hour later
         msgs = self.wait_for(1, timeout=WAIT)
         msgs = self.assert_quiet(1, quiet=3.0)
         m = msgs[0]
