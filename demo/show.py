@@ -1,9 +1,25 @@
 #!/usr/bin/env python3
-"""Helpers for demo/run.sh: wait for the consumers, then show what Slack received
-and a summary read from the consumers' /metrics. Standard library only."""
+"""Helpers for demo/run.sh. Standard library only.
 
+  show.py wait-assigned PORT...      wait until the consumers own the partitions
+  show.py replay HISTORY --redis PORT [--prefix P] [--speed X]
+                                     the history to stdout for `herald-producer -`,
+                                     paced so that two consumers decide it as one live
+                                     consumer would (see replay())
+  show.py report --slack URL --events N --history FILE --redis PORT --bin DIR PORT...
+                                     what Slack received, by channel; what each alert
+                                     level, storm control and the silence made of the
+                                     day (from the messages, the consumers' /metrics
+                                     and their decision records); a summary
+"""
+
+import argparse
+import calendar
 import json
+import os
 import re
+import socket
+import subprocess
 import sys
 import time
 import urllib.request
@@ -50,6 +66,169 @@ def wait_assigned(ports, timeout=40):
     return 1
 
 
+# ---- a minimal Redis client (RESP over a socket; the demo's own redis-server) ----------
+
+class Redis:
+    def __init__(self, port, host='127.0.0.1', timeout=5):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.f = self.sock.makefile('rb')
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
+
+    def _reply(self):
+        line = self.f.readline()
+        if not line:
+            raise OSError('redis closed the connection')
+        kind, rest = line[:1], line[1:-2]
+        if kind == b'+':
+            return rest.decode()
+        if kind == b'-':
+            raise OSError('redis: ' + rest.decode())
+        if kind == b':':
+            return int(rest)
+        if kind == b'$':
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self.f.read(n + 2)[:-2]
+            return data.decode('utf-8', 'replace')
+        if kind == b'*':
+            n = int(rest)
+            return None if n < 0 else [self._reply() for _ in range(n)]
+        raise OSError('redis: unexpected reply %r' % line)
+
+    def pipeline(self, cmds):
+        out = bytearray()
+        for cmd in cmds:
+            out += b'*%d\r\n' % len(cmd)
+            for a in cmd:
+                a = str(a).encode()
+                out += b'$%d\r\n%s\r\n' % (len(a), a)
+        self.sock.sendall(bytes(out))
+        return [self._reply() for _ in cmds]
+
+    def call(self, *cmd):
+        return self.pipeline([cmd])[0]
+
+
+# ---- the replay: history lines to the producer, in event-time order ---------------------
+
+SPAN_S = 15 * 60    # a replay step covers at most this much event time (see replay())
+STEP_TIMEOUT = 20   # seconds to wait for the consumers to decide one step
+HOLD_TIMEOUT = 10   # seconds to wait for a due held alert to be sent
+
+
+def event_id(doc):
+    """Herald's event id of a final ProwJob document: "<metadata.name>:<state>"."""
+    return '%s:%s' % (doc['metadata']['name'], doc['status']['state'])
+
+
+def completion_s(doc):
+    return calendar.timegm(time.strptime(doc['status']['completionTime'],
+                                         '%Y-%m-%dT%H:%M:%SZ'))
+
+
+def replay(history, redis_port, prefix, speed):
+    """Write the history to stdout (piped into `herald-producer -`), paced at `speed`
+    times real time (0: as fast as the consumers decide), so that two consumers decide
+    it as one live consumer would have.
+
+    Herald's hold and release stall timers run on the event clock: the newest event
+    time any consumer has decided, moved on by wall time. Live, events come minutes
+    apart and a consumer's tick (every 0.5 s) sends a held alert as soon as it is due.
+    Replayed fast, that is not so by itself: one consumer can race hours ahead on its
+    partitions while the other is still before a failure that should join a held
+    alert, and a job's next run can be decided before the tick sent its held alert.
+    So the replay goes in steps, and before going on it waits until the consumers
+    have decided every event published (its decision record <prefix>explain:<id>
+    exists):
+      - a step ends after every failure (it is decided before anything later is
+        published) and covers at most SPAN_S of event time (a release's next stage is
+        decided long before its stall timer could fire);
+      - before an event later than a held alert's due time, it also waits until the
+        consumers have sent the held alerts already due (<prefix>hold and
+        <prefix>hold:inflight), as a live tick would have.
+    Returns 0; prints how many steps it took and how long it waited to stderr."""
+    r = Redis(redis_port)
+    out = sys.stdout
+    pending, max_pub = [], 0
+    stats = {'steps': 0, 'decide_s': 0.0, 'holds': 0, 'hold_s': 0.0}
+    step_start = first = None
+    wall0 = time.time()
+
+    def decided():
+        nonlocal pending
+        if not pending:
+            return
+        out.flush()
+        t0 = time.time()
+        while pending:
+            have = r.pipeline([('EXISTS', prefix + 'explain:' + i) for i in pending])
+            pending = [i for i, h in zip(pending, have) if not h]
+            if pending and time.time() - t0 > STEP_TIMEOUT:
+                print('replay: %d events not decided after %ds; going on' %
+                      (len(pending), STEP_TIMEOUT), file=sys.stderr)
+                pending = []
+            elif pending:
+                time.sleep(0.003)
+        stats['steps'] += 1
+        stats['decide_s'] += time.time() - t0
+
+    def held_sent(t):
+        """Before an event at t: the held alerts due by then are out, as live."""
+        if not r.call('ZRANGEBYSCORE', prefix + 'hold', '-inf', t * 1000, 'LIMIT', 0, 1):
+            return
+        decided()
+        t0 = time.time()
+        while True:
+            due, inflight = r.pipeline([('ZCOUNT', prefix + 'hold', '-inf', max_pub * 1000),
+                                        ('ZCARD', prefix + 'hold:inflight')])
+            if due == 0 and inflight == 0:
+                break
+            if time.time() - t0 > HOLD_TIMEOUT:
+                print('replay: held alerts not sent after %ds; going on' % HOLD_TIMEOUT,
+                      file=sys.stderr)
+                break
+            time.sleep(0.01)
+        stats['holds'] += 1
+        stats['hold_s'] += time.time() - t0
+
+    with open(history, encoding='utf-8') as f:
+        for line in f:
+            if not line.strip():
+                continue
+            doc = json.loads(line)
+            t = completion_s(doc)
+            if first is None:
+                first = t
+            if speed > 0:
+                ahead = wall0 + (t - first) / speed - time.time()
+                if ahead > 0:
+                    out.flush()
+                    time.sleep(ahead)
+            if step_start is not None and t - step_start > SPAN_S:
+                decided()
+                step_start = None
+            held_sent(t)
+            if step_start is None:
+                step_start = t
+            out.write(line if line.endswith('\n') else line + '\n')
+            pending.append(event_id(doc))
+            max_pub = max(max_pub, t)
+            if doc['status']['state'] in ('failure', 'error'):
+                decided()
+                step_start = None
+    decided()
+    out.flush()
+    r.close()
+    print('   replayed in %.1f s: %d steps (%.1f s waiting for decisions), %d waits for '
+          'held alerts (%.1f s)' % (time.time() - wall0, stats['steps'], stats['decide_s'],
+                                    stats['holds'], stats['hold_s']), file=sys.stderr)
+    return 0
+
+
 def block_texts(payload):
     """Every text of a message's blocks, in order."""
     texts = []
@@ -72,6 +251,40 @@ def unescape(s):
     return s.replace('&lt;', '<').replace('&gt;', '>').replace('&amp;', '&')
 
 
+def header(msg):
+    """The header block of a message (what Slack shows in bold on top)."""
+    for att in msg['payload'].get('attachments', []):
+        for b in att.get('blocks', []):
+            if b.get('type') == 'header':
+                return unescape(b['text']['text'])
+    return ''
+
+
+def plain(text):
+    """text without a leading Slack emoji (":rotating_light: ")."""
+    return re.sub(r'^:[a-z0-9_+-]+:\s*', '', text)
+
+
+def titled(msg, title):
+    """The lines of the section titled `title` ("*Also failed in this release:*")."""
+    for t in block_texts(msg['payload']):
+        t = unescape(t)
+        if t.startswith('*' + title):
+            return [l.lstrip('• ').strip() for l in t.split('\n')[1:] if l.strip()]
+    return []
+
+
+def contexts(msg):
+    """The context lines of a message (the streak, the incident, ...)."""
+    out = []
+    for att in msg['payload'].get('attachments', []):
+        for b in att.get('blocks', []):
+            if b.get('type') == 'context':
+                out += [unescape(e['text']) for e in b.get('elements', [])
+                        if isinstance(e, dict) and isinstance(e.get('text'), str)]
+    return out
+
+
 def show_messages(msgs):
     by_channel = {}
     for m in msgs:
@@ -88,9 +301,239 @@ def show_messages(msgs):
     return by_channel
 
 
-def report(slack, events, ports, timeout=120):
+def show_full(m):
+    print(f"\n== one message in full (#{m['channel']}; Block Kit fields as Slack shows them)")
+    for t in block_texts(m['payload']):
+        t = unescape(t)
+        label = re.match(r'^\*([^*]+)\*\n(.*)$', t, re.S)
+        if label:
+            name = label.group(1).rstrip(':') + ':'
+            value = label.group(2).replace('\n', '\n' + ' ' * 17)
+            if len(name) >= 14:
+                print(f'   {name}\n{" " * 17}{value}')
+            else:
+                print(f'   {name:<14}{value}')
+        else:
+            print(f'   {t}')
+
+
+# ---- the three levels, read from the messages, the metrics and the decision records ----
+
+def hms(t):
+    return time.strftime('%H:%M:%S', time.gmtime(t))
+
+
+class Day:
+    """The replayed history and the consumers' decision record of each event."""
+
+    def __init__(self, history, redis, prefix):
+        self.docs = []
+        with open(history, encoding='utf-8') as f:
+            for line in f:
+                if line.strip():
+                    self.docs.append(json.loads(line))
+        ids = [event_id(d) for d in self.docs]
+        recs = redis.pipeline([('GET', prefix + 'explain:' + i) for i in ids])
+        self.rec = {i: json.loads(r) for i, r in zip(ids, recs) if r}
+
+    def runs(self, job, pr=None, states=None):
+        out = []
+        for d in self.docs:
+            if d['spec']['job'] != job:
+                continue
+            pulls = (d['spec'].get('refs') or {}).get('pulls') or []
+            if pr is not None and (not pulls or pulls[0].get('number') != pr):
+                continue
+            if states and d['status']['state'] not in states:
+                continue
+            out.append(d)
+        return out
+
+    def decision(self, doc):
+        """What the consumers decided for doc, in a few words."""
+        r = self.rec.get(event_id(doc))
+        if not r:
+            return 'not decided'
+        dec, why, rule = r.get('decision'), r.get('reason'), r.get('rule', '')
+        if dec == 'held':
+            return 'held for related failures (sent when due)'
+        if dec == 'alert':
+            return 'alert: ' + why
+        if dec == 'suppressed':
+            return 'suppressed (%s): %s' % (why, rule)
+        return 'no alert: ' + rule
+
+
+def timeline(day, title, docs):
+    if not docs:
+        return
+    print('   ' + title)
+    for d in docs:
+        st = d['status']
+        print('     %s  %-8s %s' % (hms(completion_s(d)), st['state'], day.decision(d)))
+
+
+def find(msgs, pred):
+    return [m for m in msgs if pred(m)]
+
+
+def job_level(day, msgs, allm):
+    print('\n== job level: a job\'s state across runs')
+    kinds = [(k, total(allm, 'herald_alerts_by_kind_total', kind=k))
+             for k in ('failure', 'reminder', 'recovered')]
+    print('   messages by kind:   ' + ', '.join('%s %d' % (k, v) for k, v in kinds) +
+          '   (a message to two channels counts twice)')
+    reasons = ('dedup', 'threshold', 'correlation', 'silence', 'rate_limit', 'duplicate')
+    print('   suppressed:         ' + ', '.join(
+        '%s %d' % (r, total(allm, 'herald_events_suppressed_total', reason=r))
+        for r in reasons))
+    timeline(day, 'scan-controllers-cve (periodic), three failed runs then a pass:',
+             day.runs('scan-controllers-cve'))
+    rec = find(msgs, lambda m: 'recovered' in header(m) and
+               'scan-controllers-cve' in m['payload'].get('text', ''))
+    if rec:
+        print('     the recovery, as Slack shows it:')
+        print('       ' + header(rec[0]))
+        for c in contexts(rec[0]):
+            print('       ' + c)
+    elif day.runs('scan-controllers-cve'):
+        print('     (its recovery was folded into a digest by storm control)')
+    timeline(day, 'sagemaker-kind-e2e on PR #287 (testgrid-num-failures-to-alert: "2"):',
+             day.runs('sagemaker-kind-e2e', pr=287))
+    timeline(day, 'opensearchservice-kind-e2e on PR #166 (OOM kill, superseded push, pass):',
+             day.runs('opensearchservice-kind-e2e', pr=166))
+    oom = find(msgs, lambda m: 'infrastructure' in header(m) and
+               'opensearchservice' in m['payload'].get('text', ''))
+    if oom:
+        desc = [t for t in block_texts(oom[0]['payload']) if t.startswith('*Description*')]
+        print('     the alert: "%s"' % header(oom[0]))
+        if desc:
+            print('       Description: ' + ' / '.join(
+                unescape(desc[0]).split('\n')[1:]))
+
+
+def release_level(day, msgs):
+    print('\n== release level: one alert per service + version')
+    rel = find(msgs, lambda m: titled(m, 'Also failed in this release'))
+    if rel:
+        m = rel[0]
+        chans = sorted({'#' + x['channel'] for x in rel if header(x) == header(m)})
+        print('   %s   (%s)' % (header(m), ', '.join(chans)))
+        print('     Also failed in this release:')
+        for line in titled(m, 'Also failed in this release'):
+            print('       ' + line)
+        field = {f.split('\n', 1)[0].strip('*'): f.split('\n', 1)[1]
+                 for f in block_texts(m['payload']) if f.startswith('*') and '\n' in f}
+        ver, repo = field.get('Version/ref'), field.get('Repository', '').split('/')[-1]
+        for d in day.docs:
+            refs = d['spec'].get('refs') or {}
+            if d['status']['state'] in ('failure', 'error') and \
+                    refs.get('base_ref') == ver and refs.get('repo') == repo:
+                print('     %s  %-22s %s' % (hms(completion_s(d)), d['spec']['job'],
+                                             day.decision(d)))
+    else:
+        print('   (no release alert with other failures attached)')
+    for m in find(msgs, lambda m: 'release stalled' in header(m)):
+        print('   %s   (#%s)' % (header(m), m['channel']))
+        for line in titled(m, 'What is missing'):
+            print('       ' + line)
+
+
+def ecosystem_level(day, msgs):
+    print('\n== ecosystem level: one stage failing across services')
+    opened = [d for d in day.docs if day.rec.get(event_id(d), {}).get('reason') == 'ecosystem'
+              and d['status']['state'] in ('failure', 'error')]
+    if not opened:
+        print('   (no ecosystem incident)')
+    for d in opened:
+        t0, stage = completion_s(d), day.rec[event_id(d)]['stage']
+        head = 'Ecosystem: %s services failing %s' % (r'\d+', stage)
+        m = find(msgs, lambda m: re.match(head, plain(header(m))))
+        if m:
+            print('   %s   (#%s)' % (plain(header(m[0])), m[0]['channel']))
+            print('     services: ' + ', '.join(titled(m[0], 'Services failing')))
+            for c in contexts(m[0]):
+                print('     ' + c)
+        else:
+            print('   the ecosystem alert for %s (%s) was folded into a digest by storm '
+                  'control' % (stage, hms(t0)))
+        # The failures of the stage around it, and what became of them.
+        fails = [x for x in day.docs if x['status']['state'] in ('failure', 'error')
+                 and day.rec.get(event_id(x), {}).get('stage') == stage
+                 and t0 - 15 * 60 <= completion_s(x) <= t0 + 3600]
+        services = {day.rec[event_id(x)]['service'] for x in fails}
+        folded = sum(1 for x in fails if completion_s(x) <= t0 and
+                     day.rec[event_id(x)]['decision'] == 'held')
+        joined = sum(1 for x in fails if day.rec[event_id(x)].get('reason') == 'correlation')
+        print('     %d %s failures of %d services %s-%s -> this one message: %d per-service '
+              'alerts held and folded into it, %d later failures joined it (correlation)' %
+              (len(fails), stage, len(services), hms(completion_s(fails[0])),
+               hms(completion_s(fails[-1])), folded, joined))
+        rec = [x for x in day.docs if completion_s(x) > t0 and
+               day.rec.get(event_id(x), {}).get('reason') == 'ecosystem-recovered' and
+               day.rec[event_id(x)].get('stage') == stage][:1]
+        for x in rec:
+            m = find(msgs, lambda m: plain(header(m)) == 'Ecosystem: %s recovered' % stage)
+            if m:
+                print('   %s   (#%s)' % (plain(header(m[0])), m[0]['channel']))
+                for c in contexts(m[0]):
+                    print('     ' + c)
+            else:
+                print('   its recovery (%s) was folded into a digest by storm control' %
+                      hms(completion_s(x)))
+            print('     sent when the last service passed %s again (%s, %s)' % (
+                stage, day.rec[event_id(x)]['service'], hms(completion_s(x))))
+
+
+def storm_level(msgs, allm):
+    print('\n== storm control: at most 1 message/s per channel (burst 3), the rest folded')
+    digests = [m for m in msgs if re.search(r'alerts? folded into this digest', header(m))]
+    if not digests:
+        print('   no digests: no channel got more than its burst at once')
+        return
+    by = {}
+    for m in digests:
+        n = int(re.search(r'(\d+) alerts? folded', header(m)).group(1))
+        by.setdefault(m['channel'], []).append((n, m))
+    for ch in sorted(by):
+        ds = by[ch]
+        print('   #%s: %d digest%s folding %d alert%s' % (
+            ch, len(ds), 's' if len(ds) != 1 else '', sum(n for n, _ in ds),
+            's' if sum(n for n, _ in ds) != 1 else ''))
+        for n, m in ds:
+            for t in block_texts(m['payload']):
+                for line in unescape(t).split('\n'):
+                    if line.startswith('•'):
+                        print('       ' + line)
+    print('   folded (herald_events_suppressed_total{reason="rate_limit"}): %d; never dropped'
+          % total(allm, 'herald_events_suppressed_total', reason='rate_limit'))
+
+
+def run_ctl(ctl, *args):
+    p = subprocess.run([ctl[0], '-r', '127.0.0.1:%d' % ctl[1], '--prefix', ctl[2]] +
+                       list(args), capture_output=True, text=True, timeout=20)
+    return (p.stdout + p.stderr).rstrip('\n')
+
+
+def silences(day, ctl):
+    print('\n== silences')
+    print('   $ heraldctl silence list')
+    for line in run_ctl(ctl, 'silence', 'list').split('\n'):
+        print('   ' + line)
+    silenced = [d for d in day.docs if day.rec.get(event_id(d), {}).get('silence')]
+    for d in silenced[:1]:
+        eid = event_id(d)
+        print('   $ heraldctl explain %s' % eid)
+        for line in run_ctl(ctl, 'explain', eid).split('\n'):
+            print('   ' + line)
+    if not silenced:
+        print('   (no event matched a silence)')
+
+
+def report(args):
+    slack, events, ports = args.slack, args.events, args.ports
     # 1. wait until the consumers have taken in every event ...
-    deadline = time.time() + timeout
+    deadline = time.time() + args.timeout
     while time.time() < deadline:
         seen = 0
         for p in ports:
@@ -113,20 +556,22 @@ def report(slack, events, ports, timeout=120):
     msgs = json.loads(get(f'{slack}/_control/messages'))
     print('\n== what Slack received, by channel')
     by_channel = show_messages(msgs)
-    critical = [m for m in msgs if '[critical]' in m['payload'].get('text', '')]
-    if critical:
-        m = critical[0]
-        print(f"\n== one message in full (#{m['channel']}; Block Kit fields as Slack shows them)")
-        for t in block_texts(m['payload']):
-            t = unescape(t)
-            label = re.match(r'^\*([^*]+)\*\n(.*)$', t, re.S)
-            if label:
-                print(f'   {label.group(1) + ":":<14}{label.group(2)}')
-            else:
-                print(f'   {t}')
+    full = [m for m in msgs if titled(m, 'Also failed in this release')] or \
+        [m for m in msgs if '[critical]' in m['payload'].get('text', '')]
+    if full:
+        show_full(full[0])
 
     per = [metrics(p) for p in ports]
     allm = [x for s in per for x in s]
+    r = Redis(args.redis)
+    day = Day(args.history, r, args.prefix)
+    r.close()
+    job_level(day, msgs, allm)
+    release_level(day, msgs)
+    ecosystem_level(day, msgs)
+    storm_level(msgs, allm)
+    silences(day, (os.path.join(args.bin, 'heraldctl'), args.redis, args.prefix))
+
     consumed = total(allm, 'herald_events_consumed_total')
     failures = total(allm, 'herald_events_consumed_total', state='failure') + \
         total(allm, 'herald_events_consumed_total', state='error')
@@ -142,7 +587,8 @@ def report(slack, events, ports, timeout=120):
     print(f'   failures:           {failures:.0f}')
     print(f'   alerts sent:        {sent:.0f} Slack messages to {len(by_channel)} channels '
           f'(delivery failures: {failed:.0f})')
-    print(f'   suppressed:         {suppressed:.0f} repeats inside their dedup window')
+    print(f'   suppressed:         {suppressed:.0f} (repeats, below threshold, joined a '
+          'release or ecosystem alert, silenced, folded into a digest)')
     for i, s in enumerate(per):
         print(f'   consumer-{i + 1}:         '
               f"{total(s, 'herald_events_consumed_total'):.0f} events, "
@@ -158,13 +604,30 @@ def report(slack, events, ports, timeout=120):
 
 
 def main(argv):
-    if len(argv) >= 2 and argv[1] == 'wait-assigned':
-        return wait_assigned([int(p) for p in argv[2:]])
-    if len(argv) >= 4 and argv[1] == 'report':
-        return report(argv[2], int(argv[3]), [int(p) for p in argv[4:]])
-    print('usage: show.py wait-assigned PORT... | report SLACK_URL EVENTS PORT...',
-          file=sys.stderr)
-    return 2
+    ap = argparse.ArgumentParser(prog='show.py', description=__doc__.split('\n')[0])
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    w = sub.add_parser('wait-assigned', help='wait until the consumers own partitions')
+    w.add_argument('ports', type=int, nargs='+', metavar='PORT')
+    rp = sub.add_parser('replay', help='the history to stdout, paced (see replay())')
+    rp.add_argument('history')
+    rp.add_argument('--redis', type=int, required=True, metavar='PORT')
+    rp.add_argument('--prefix', default='demo:')
+    rp.add_argument('--speed', type=float, default=0)
+    r = sub.add_parser('report', help='what Slack received, per level, and a summary')
+    r.add_argument('--slack', required=True, metavar='URL')
+    r.add_argument('--events', type=int, required=True)
+    r.add_argument('--history', required=True)
+    r.add_argument('--redis', type=int, required=True, metavar='PORT')
+    r.add_argument('--prefix', default='demo:')
+    r.add_argument('--bin', required=True, metavar='DIR', help='where heraldctl is')
+    r.add_argument('--timeout', type=float, default=120)
+    r.add_argument('ports', type=int, nargs='+', metavar='PORT')
+    a = ap.parse_args(argv[1:])
+    if a.cmd == 'wait-assigned':
+        return wait_assigned(a.ports)
+    if a.cmd == 'replay':
+        return replay(a.history, a.redis, a.prefix, a.speed)
+    return report(a)
 
 
 if __name__ == '__main__':

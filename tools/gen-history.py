@@ -12,19 +12,41 @@ Every line is one ProwJob document (compact JSON) in the FINAL state of one run
 exist in tests/fixtures/ack-jobs.txt are used, with their real repos, types, triggers,
 clusters and queues. The output is a pure function of --seed and --start.
 
-The day (times relative to --start; see demo/README.md for the exact list):
+The day (times relative to --start, completion times; see demo/README.md for the
+exact list and what Herald makes of each):
   background   presubmits on PRs across many controllers, postsubmits on merges,
                the periodics at their real intervals -- almost all succeed (a PR pushed
                again while its jobs run gets them aborted, as Prow does)
   isolated     periodic-stale error (Pod pending timeout.) 04:15; ec2-unit-test failure
                on a PR 10:23; iam-release-test error (evicted) 19:47, passes on /retest
   repeat       upgrade-go-version fails at 08:05 and on 9 re-runs until 13:02, passes 14:35
-  release      s3 v1.2.1 and rds v1.5.2 released fully; lambda v1.6.0: release-pr and
+  release      s3 v1.2.1 released fully; rds v1.5.2 released, but its olm-bundle-pr
+               fails 18:41:15 (the OLM queue is broken: the demo silences
+               service=rds stage=olm-bundle); lambda v1.6.0: release-pr and
                release-tag succeed, then lambda-post-submit fails 13:06:30 and
                update-ack-chart fails 13:11:32 (olm-bundle-pr succeeds)
   outage       a new test image (build-prow-images 15:19) breaks kind: the -kind-e2e
                presubmits of 14 controllers fail 15:40:00-15:45:25; retested after the
-               fix, they pass 17:39-18:06
+               fix, they pass 17:39-18:06 (the ecosystem level)
+
+Cases for the three alert levels (fixed services, PRs and times):
+  job          scan-controllers-cve (periodic) fails 01:03:50, 02:27:00 (re-run 1,
+               83 min later: a reminder), 03:19:25 (re-run 2: inside the window), passes
+               04:06:40 (re-run 3: recovered);
+               sagemaker-kind-e2e, annotated testgrid-num-failures-to-alert: "2", fails
+               once on PR #287 06:02:29, passes on /retest 06:58:30 (no alert);
+               opensearchservice-kind-e2e on PR #166: error "Job pod was OOM killed by
+               the cluster." 08:31:23 (infrastructure); the 08:50 push's run is aborted
+               09:02:03 "Aborted as the newer version of this job is running." (not a
+               failure); the 09:02 push passes 09:36:15
+  release      secretsmanager v1.1.2: post-submit passes 05:35:17, update-ack-chart
+               never runs -> stalled at chart-update (1 h later)
+  storm        20:20:11-20:20:15 a drained build node evicts one presubmit on each of
+               five PRs (kinesis, route53, ssm, wafv2, mq; unit and verify stages, so no
+               stage reaches the ecosystem's 5 services): five alerts for #ack-ci at once
+  quiet end    nothing fails and no release is left waiting in the last hour of the
+               day (periodic-stale passes 22:08:52), so every hold and stall timer has
+               come due on the event clock by the last event (checked when generating)
 
 The background (which PRs, when, how long each job takes) depends on --seed; the cases
 above are at fixed times for any seed. Python 3 standard library only.
@@ -105,6 +127,14 @@ DURATIONS = [
 # The outage: 14 controllers whose bot PRs hit the broken e2e image.
 OUTAGE_SERVICES = ["acm", "apigatewayv2", "cloudfront", "dynamodb", "ecr", "efs", "eks",
                    "elasticache", "eventbridge", "kms", "memorydb", "sfn", "sns", "sqs"]
+# Job configuration carried by every run of a job: sagemaker's e2e suite is known to
+# flake, so its job asks for two failures in a row before anyone is told.
+JOB_ANNOTATIONS = {"sagemaker-kind-e2e": {"testgrid-num-failures-to-alert": "2"}}
+# The storm: a build-cluster node is drained at 20:20 and the pods on it are evicted --
+# one presubmit on each of five PRs, in two stages (so no stage has 5 services).
+STORM = [("kinesis", "unit-test"), ("route53", "verify-code-gen"),
+         ("ssm", "metadata-file-test"), ("wafv2", "unit-test"),
+         ("mq", "recommended-policy-test")]
 # Background pushes are kept out of [start, end) so no background kind-e2e runs on the
 # broken image (published 15:19, replaced 16:52).
 QUIET = ("15:10:00", "16:55:00")
@@ -149,8 +179,11 @@ class Day:
                 return self.rng.randint(lo, hi)
         return self.rng.randint(120, 300)
 
-    def pr_number(self, repo, number=None):
-        """Reserve a PR number in `repo` (a given one, or the next free one)."""
+    def pr_number(self, repo, number=None, pin=True):
+        """Reserve a PR number in `repo` (a given one, or the next free one).
+
+        pin=False reserves a given number without moving where later PRs of the repo
+        start (so adding a case does not change the background's draws)."""
         used = self.used_prs.setdefault(repo, [])
         if number is None:
             n = self.next_pr.get(repo)
@@ -160,7 +193,7 @@ class Day:
                 n += 1
             number = n
             self.next_pr[repo] = n + self.rng.randint(1, 4)
-        elif repo not in self.next_pr:
+        elif pin and repo not in self.next_pr:
             # later PRs of this repo get numbers after a fixed one (but never reuse it)
             self.next_pr[repo] = number + 2
         if number in used:
@@ -172,7 +205,8 @@ class Day:
 
     def add(self, j, state, start, completion, case, base_ref="main", base_sha=None,
             pulls=None, description=None, labels=None, pending=None):
-        """Record one run of AckJob `j` (times in epoch seconds)."""
+        """Record one run of AckJob `j` (times in epoch seconds). Runs of the jobs in
+        JOB_ANNOTATIONS carry those annotations (they are job configuration)."""
         org, repo = j.refs
         opts = j.options
         run = {
@@ -180,6 +214,7 @@ class Day:
             "state": state, "start": start, "completion": completion, "case": case,
             "base_ref": base_ref, "base_sha": base_sha, "pulls": pulls,
             "description": description, "labels": dict(labels or {}),
+            "annotations": dict(JOB_ANNOTATIONS.get(j.job, {})),
             "pending": pending if pending is not None
             else start + min(self.rng.randint(4, 25), max(1, (completion - start) // 3)),
             "cluster": opts.get("cluster", "default"),
@@ -315,7 +350,7 @@ class Day:
                 r["completion"], r["build_id"], base_ref=r["base_ref"],
                 base_sha=r["base_sha"], pulls=r["pulls"], description=r["description"],
                 labels=r["labels"], pending=r["pending"], cluster=r["cluster"],
-                job_queue_name=r["job_queue_name"])
+                job_queue_name=r["job_queue_name"], annotations=r["annotations"] or None)
             docs.append((r["completion"], r["start"], r["build_id"], r, doc))
         docs.sort(key=lambda t: (t[0], t[1], t[2]))
         return docs
@@ -389,9 +424,12 @@ def build_day(day0, seed, jobs):
     release(d, "s3", "v1.2.1", 398, "gsantos", "Add support for bucket metadata tables",
             at("07:55:00"), ack_chart="46.34.0")
     release(d, "lambda", "v1.6.0", 171, "omar-s", "Add support for SnapStart in Function",
-            at("11:02:30"))
+            at("11:02:30"), chart="fail")
+    # the OLM bundle queue is broken today: rds's olm-bundle-pr fails (the demo silences
+    # service=rds stage=olm-bundle before replaying, so it is counted, not sent)
     release(d, "rds", "v1.5.2", 231, "emily-ng", "Support Blue/Green deployments",
-            at("16:58:00"), ack_chart="46.35.0")
+            at("16:58:00"), ack_chart="46.35.0",
+            olm=("failure", "Job failed."))
 
     # -- outage: a new test image breaks kind for every controller ---------------------
     # A test-infra PR bumped the e2e tooling; build-prow-images published the image.
@@ -425,61 +463,143 @@ def build_day(day0, seed, jobs):
         d.retest(repo, pr, at("17:05:00") + i * 60,
                  {svc + "-kind-e2e": ("success", None, None)}, "outage: retest passes")
 
+    # -- the cases added for the three alert levels (issue 3) ----------------------------
+    # They come after the cases above and reserve PR numbers without moving where the
+    # background's PR numbers start, so the rest of the day is unchanged.
+    job_level_cases(d)
+    release(d, "secretsmanager", "v1.1.2", 112, "adaeze-o",
+            "Support replica regions on Secret", at("03:40:00"), chart="never", pin=False)
+    storm_case(d)
+
     # -- background --------------------------------------------------------------------
     d.rng = random.Random(seed)
     background(d)
     return d
 
 
-def release(d, svc, version, num, author, title, push, ack_chart=None):
+def job_level_cases(d):
+    """Job level: a periodic failing three runs over three hours, a flaky job with a
+    threshold of 2, an infrastructure error (OOM kill) and a superseded abort."""
+    at = d.at
+    # scan-controllers-cve (30-day periodic): a CVE in the base image; re-run after each
+    # attempted fix; the third fix (04:06) works.
+    case = "job: scan-controllers-cve"
+    for n, (start, dur) in enumerate((("00:52:10", 700), ("02:15:30", 690),
+                                      ("03:07:40", 705))):
+        d.periodic("scan-controllers-cve", at(start), case, state="failure",
+                   description="Job failed.", duration=dur,
+                   labels={"prow.k8s.io/re-run": str(n)} if n else None)
+    d.periodic("scan-controllers-cve", at("03:55:00"), case + " (fixed)", duration=700,
+               labels={"prow.k8s.io/re-run": "3"})
+
+    # sagemaker-kind-e2e (annotated testgrid-num-failures-to-alert: "2") fails once on
+    # PR #287; /retest passes.
+    repo = "sagemaker-controller"
+    pr = {"number": d.pr_number(repo, 287, pin=False), "author": "hyun-park",
+          "title": "Add support for InferenceComponent", "push_times": [at("05:20:00")]}
+    d.push_pr(repo, pr, at("05:20:00"), "job: sagemaker-kind-e2e below threshold",
+              outcomes={"sagemaker-kind-e2e": ("failure", "Job failed.", 2510)})
+    d.retest(repo, pr, at("06:20:00"), {"sagemaker-kind-e2e": ("success", None, 2280)},
+             "job: sagemaker-kind-e2e retest")
+
+    # opensearchservice-kind-e2e on PR #166: the first push's run is OOM-killed (error,
+    # an infrastructure cause); the author pushes again at 08:50 and, with those runs
+    # still going, once more at 09:02 -> the 08:50 runs are aborted as superseded; the
+    # 09:02 push passes.
+    repo = "opensearchservice-controller"
+    pushes = [at("08:05:00"), at("08:50:00"), at("09:02:00")]
+    pr = {"number": d.pr_number(repo, 166, pin=False), "author": "fbauer",
+          "title": "Support OpenSearch 2.17 domains", "push_times": pushes}
+    d.push_pr(repo, pr, pushes[0], "job: opensearchservice-kind-e2e OOM",
+              outcomes={"opensearchservice-kind-e2e":
+                        ("error", "Job pod was OOM killed by the cluster.", 1560)})
+    d.push_pr(repo, pr, pushes[1], "job: opensearchservice push superseded")
+    d.push_pr(repo, pr, pushes[2], "job: opensearchservice passes",
+              outcomes={"opensearchservice-kind-e2e": ("success", None, 2040)})
+    d.supersede(pr)
+
+
+def storm_case(d):
+    """Storm control: five presubmits on five PRs are evicted within five seconds
+    (20:20:11-20:20:15). Their stages (unit, verify) stay below the ecosystem's K, so
+    they are five alerts to #ack-ci at once; the PRs are retested the next morning."""
+    at = d.at
+    for i, (svc, suffix) in enumerate(STORM):
+        repo = svc + "-controller"
+        push = at("20:12:30") + i * 70
+        pr = {"number": d.pr_number(repo, pin=False), "author": AUTHORS[(i * 5) % 12],
+              "title": TITLES[(i * 3 + 1) % len(TITLES)], "push_times": [push]}
+        for r in d.push_pr(repo, pr, push, "storm: node drained"):
+            if r["job"] == "%s-%s" % (svc, suffix):
+                r["state"] = "error"
+                r["description"] = "Job pod was evicted by the cluster."
+                r["completion"] = at("20:20:11") + i
+                r["pending"] = min(r["pending"], r["completion"])
+
+
+def release(d, svc, version, num, author, title, push, ack_chart=None, chart="ok",
+            olm=("success", None), pin=True):
     """One controller release, as ACK runs it.
 
     The feature PR #num (pushed at `push`) is merged once its presubmits pass ->
     <svc>-controller-release-pr opens the release PR #num+1 (ack-bot) -> it is merged
     once its presubmits pass -> <svc>-controller-release-tag pushes tag `version` ->
     <svc>-post-submit, <svc>-controller-olm-bundle-pr and update-ack-chart run on the
-    tag (base_ref = version). For lambda, post-submit fails and update-ack-chart fails
-    ~5 min later (it waits for the chart post-submit never pushed); the others succeed
-    and update-ack-chart's ack-chart tag `ack_chart` runs ack-chart-release.
+    tag (base_ref = version).
+
+    chart: "ok"    post-submit and update-ack-chart succeed, and update-ack-chart's
+                   ack-chart tag `ack_chart` runs ack-chart-release;
+           "fail"  post-submit fails and update-ack-chart fails ~5 min later (it waits
+                   for the chart the post-submit never pushed) -- lambda v1.6.0;
+           "never" post-submit succeeds but update-ack-chart never runs (its trigger
+                   was lost) -- the release stalls at chart-update.
+    olm: (state, description) of <svc>-controller-olm-bundle-pr.
+    pin: see Day.pr_number (False for the cases added after the background was fixed).
     """
     rng = d.rng
     repo = svc + "-controller"
     case = "release: %s %s" % (svc, version)
-    pr = {"number": d.pr_number(repo, num), "author": author, "title": title,
+    pr = {"number": d.pr_number(repo, num, pin=pin), "author": author, "title": title,
           "push_times": [push]}
     runs = d.push_pr(repo, pr, push, case)
     merged = max(r["completion"] for r in runs) + rng.randint(300, 900)
     _, relpr_run, _ = d.merge(repo, merged, case)
     # the release PR opened by <svc>-controller-release-pr
     opened = relpr_run["completion"] - 10
-    rel = {"number": d.pr_number(repo, num + 1), "author": BOT,
+    rel = {"number": d.pr_number(repo, num + 1, pin=pin), "author": BOT,
            "title": "Release artifacts for release %s" % version, "push_times": [opened]}
     runs = d.push_pr(repo, rel, opened, case)
     rel_merged = max(r["completion"] for r in runs) + rng.randint(240, 600)
     sha, _, tag_run = d.merge(repo, rel_merged, case)
     tag_time = tag_run["completion"] - 5  # the job pushes the tag just before it ends
-    if svc == "lambda":
+    olm_case = case if olm[0] == "success" else "silenced: %s olm-bundle" % svc
+    if chart == "fail":
         post = d.postsubmit(svc + "-post-submit", repo, tag_time, case, base_ref=version,
                            base_sha=sha, state="failure", description="Job failed.",
                            duration=1087, start_delay=20)
-        d.postsubmit(svc + "-controller-olm-bundle-pr", repo, tag_time, case,
-                     base_ref=version, base_sha=sha, duration=558, start_delay=22)
-        chart = d.postsubmit("update-ack-chart", repo, tag_time, case, base_ref=version,
-                             base_sha=sha, state="failure", description="Job failed.",
-                             start_delay=21, duration=0)
-        chart["completion"] = post["completion"] + 302
+        d.postsubmit(svc + "-controller-olm-bundle-pr", repo, tag_time, olm_case,
+                     base_ref=version, base_sha=sha, duration=558, start_delay=22,
+                     state=olm[0], description=olm[1])
+        chart_run = d.postsubmit("update-ack-chart", repo, tag_time, case, base_ref=version,
+                                 base_sha=sha, state="failure", description="Job failed.",
+                                 start_delay=21, duration=0)
+        chart_run["completion"] = post["completion"] + 302
     else:
         post = d.postsubmit(svc + "-post-submit", repo, tag_time, case, base_ref=version,
                             base_sha=sha, start_delay=20)
-        d.postsubmit(svc + "-controller-olm-bundle-pr", repo, tag_time, case,
-                     base_ref=version, base_sha=sha, start_delay=22)
-        chart = d.postsubmit("update-ack-chart", repo, tag_time, case, base_ref=version,
-                             base_sha=sha, start_delay=21, duration=0)
-        chart["completion"] = post["completion"] + rng.randint(60, 150)
+        d.postsubmit(svc + "-controller-olm-bundle-pr", repo, tag_time, olm_case,
+                     base_ref=version, base_sha=sha, start_delay=22, state=olm[0],
+                     description=olm[1])
+        if chart == "never":
+            return post
+        chart_run = d.postsubmit("update-ack-chart", repo, tag_time, case, base_ref=version,
+                                 base_sha=sha, start_delay=21, duration=0)
+        chart_run["completion"] = post["completion"] + rng.randint(60, 150)
         # update-ack-chart pushes an ack-chart tag -> the umbrella chart is released
-        d.postsubmit("ack-chart-release", "ack-chart", chart["completion"], case,
+        d.postsubmit("ack-chart-release", "ack-chart", chart_run["completion"], case,
                      base_ref=ack_chart)
-    chart["pending"] = chart["start"] + 9
+    chart_run["pending"] = chart_run["start"] + 9
+    return post
 
 
 def background(d):
@@ -617,6 +737,22 @@ def check(path, jobs):
 # ------------------------------------------------------------------------------------
 
 
+def check_quiet_end(docs, quiet=3600):
+    """The history must end with `quiet` seconds in which nothing fails and no release
+    waits for its next stage, so that replayed, every hold (minutes) and every release
+    stall timer (1 h) has come due on the event clock by the last event."""
+    last = docs[-1][0]
+    for t in docs:
+        r = t[3]
+        failing = r["state"] in ("failure", "error")
+        tagged = r["type"] == "postsubmit" and re.match(r"^v\d+\.\d+\.\d+$", r["base_ref"])
+        if (failing or (tagged and r["job"].endswith("-post-submit"))) and \
+                t[0] > last - quiet:
+            raise SystemExit("gen-history: %s %s at %s: less than %ds before the last event"
+                             " (%s)" % (r["job"], r["state"], prowjob.rfc3339(t[0]), quiet,
+                                        prowjob.rfc3339(last)))
+
+
 def summary(docs, out=sys.stderr):
     runs = [t[3] for t in docs]
     by = lambda key: sorted({r[key] for r in runs})  # noqa: E731
@@ -678,6 +814,7 @@ def main(argv=None):
         ap.error("--start: not an RFC 3339 time: %r" % args.start)
     d = build_day(day0, args.seed, jobs)
     docs = d.documents()
+    check_quiet_end(docs)
     text = "".join(prowjob.to_json(t[4]) + "\n" for t in docs)
     if args.out == "-":
         sys.stdout.write(text)
