@@ -130,7 +130,8 @@ local sup, since, pend = tonumber(h[6]) or 0, tonumber(h[7]) or 0, h[8]
 -- ---- success -------------------------------------------------------------------------
 if class == 'ok' then
   redis.call('HDEL', J, 'nf', 'fft', 'ffb', 'al', 'lat', 'sup', 'since', 'pend')
-  if pend then
+  local due = pend and redis.call('ZSCORE', H, pend)
+  if pend and due and tonumber(due) > t then
     -- Failed, then passed before its alert left the hold: the alert says so.
     local pk = P .. 'pend:' .. pend
     if redis.call('EXISTS', pk) == 1 then
@@ -139,8 +140,16 @@ if class == 'ok' then
     return result(1, 0, 'recovered', 'passed again before its held failure alert was sent',
                   {nf = nf, fft = fft, ffb = ffb})
   end
-  -- A service recovering inside an ecosystem incident; the last one closes it.
-  local ineco = redis.call('SREM', EC .. ':failing', svc) == 1
+  -- (A held alert already due by this event's time is sent before this batch's
+  -- alerts; the recovery below follows it.)
+  -- The job that put its service in the ecosystem window passed: the service leaves
+  -- the window, and an open incident; the last one closes it.
+  local ineco = false
+  if redis.call('HGET', EC .. ':jobs', svc) == job then
+    redis.call('HDEL', EC .. ':jobs', svc)
+    redis.call('ZREM', EC .. ':w', svc)
+    ineco = redis.call('SREM', EC .. ':failing', svc) == 1
+  end
   if ineco and redis.call('SCARD', EC .. ':failing') == 0 and
      redis.call('HGET', EC, 'open') == '1' then
     local all = redis.call('SMEMBERS', EC .. ':all')
@@ -148,7 +157,7 @@ if class == 'ok' then
     local res = result(0, 6, 'ecosystem', 'every service of the incident recovered',
                        {ts = tsmap(EC), lines = all,
                         started = tonumber(redis.call('HGET', EC, 'start')) or 0})
-    redis.call('DEL', EC, EC .. ':failing', EC .. ':all', EC .. ':pend')
+    redis.call('DEL', EC, EC .. ':failing', EC .. ':all', EC .. ':pend', EC .. ':jobs')
     clear_ts(J)
     return alert(res)
   end
@@ -206,10 +215,19 @@ local due = t
 if ecoon then
   redis.call('ZADD', EC .. ':w', t, svc)
   redis.call('ZREMRANGEBYSCORE', EC .. ':w', '-inf', '(' .. (t - W))
+  redis.call('HSET', EC .. ':jobs', svc, job)
   redis.call('PEXPIRE', EC .. ':w', ttl)
-  if redis.call('HGET', EC, 'open') == '1' then
+  redis.call('PEXPIRE', EC .. ':jobs', ttl)
+  local inc = redis.call('HMGET', EC, 'open', 'last')
+  if inc[1] == '1' and t > (tonumber(inc[2]) or 0) + W then
+    -- No failure joined it for a whole window: a new problem, not that incident.
+    redis.call('DEL', EC, EC .. ':failing', EC .. ':all', EC .. ':pend')
+    inc[1] = false
+  end
+  if inc[1] == '1' then
     redis.call('SADD', EC .. ':failing', svc)
     redis.call('SADD', EC .. ':all', svc)
+    if t > (tonumber(inc[2]) or 0) then redis.call('HSET', EC, 'last', t) end
     redis.call('HSET', J, 'al', 2)
     return result(1, 0, 'correlation', 'part of the open ecosystem incident for ' .. stage, st)
   end
@@ -233,9 +251,9 @@ if ecoon then
       end
     end
     table.sort(svcs)
-    redis.call('HSET', EC, 'open', '1', 'start', start)
+    redis.call('HSET', EC, 'open', '1', 'start', start, 'last', t)
     redis.call('DEL', EC .. ':pend')
-    for _, k in ipairs({EC, EC .. ':failing', EC .. ':all'}) do
+    for _, k in ipairs({EC, EC .. ':failing', EC .. ':all', EC .. ':jobs'}) do
       redis.call('PEXPIRE', k, ttl)
     end
     redis.call('HSET', J, 'al', 2)

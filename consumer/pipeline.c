@@ -232,6 +232,8 @@ void work_note_receiver(struct work *w, const char *name)
         w->receivers[w->nreceivers++] = name;
 }
 
+static void send_due(struct consumer *c);
+
 /* ---- a batch ---- */
 
 /* The alert a decision asks for. */
@@ -257,7 +259,7 @@ static void alert_from(const struct config *cfg, struct out *o, struct work *w,
                           .lines = (const char *const *)d->lines,
                           .nlines = d->nlines,
                           .more = d->more,
-                          .window_ms = cfg->eco_window_ms,
+                          .window_ms = d->kind == ALERT_ECOSYSTEM ? cfg->eco_window_ms : 0,
                           .started_ms = d->started};
     o->ts = d->ts;
 }
@@ -524,6 +526,9 @@ int pipeline_process(struct consumer *c, struct batch_item *items, size_t n, boo
             break;
         }
     }
+    /* What this batch moved the event clock past goes first: a held failure alert
+     * is sent before the recovery decided after it. */
+    send_due(c);
     send_alerts(c, outs, nout);
     ack_alerts(c, outs, nout);
     write_explain(c, w, reqs, n);
@@ -641,7 +646,8 @@ static int stall_out(struct consumer *c, char *m, struct out *o, const char **li
     return 0;
 }
 
-void pipeline_tick(struct consumer *c)
+/* Send the held alerts and stall timers that are due by the event clock. */
+static void send_due(struct consumer *c)
 {
     struct engine_due due;
     struct out *outs = NULL;
@@ -650,12 +656,6 @@ void pipeline_tick(struct consumer *c)
     const char **lines = NULL;
     char (*notes)[160] = NULL, (*bufs)[256] = NULL, err[256];
     size_t no = 0;
-    int64_t now = util_mono_ms();
-
-    if (now - c->last_tick_ms < TICK_MS)
-        return;
-    c->last_tick_ms = now;
-    load_silences(c);
     if (engine_due(&c->redis, c->cfg->key_prefix, util_now_ms(), HOLD_LEASE_MS, TICK_MAX, &due,
                    err, sizeof(err)) < 0) {
         log_debug("tick: %s", err);
@@ -694,5 +694,16 @@ out:
     free(notes);
     free(bufs);
     engine_due_release(&due);
+}
+
+void pipeline_tick(struct consumer *c)
+{
+    int64_t now = util_mono_ms();
+
+    if (now - c->last_tick_ms < TICK_MS)
+        return;
+    c->last_tick_ms = now;
+    load_silences(c);
+    send_due(c);
     send_digests(c);
 }
