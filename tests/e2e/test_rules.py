@@ -171,6 +171,22 @@ class RulesTest(harness.HeraldTestCase):
                       tick(t + 9000)])
         self.assert_quiet(0, quiet=3.0)
 
+    def test_release_stalled_when_a_started_stage_never_finishes(self):
+        t = base_time()
+        self.start_consumer(self.cfg(release={"hold": "0s", "stall_timeout": "30m"}))
+        started = harness.prowjob.make_prowjob(
+            "dynamodb-post-submit", "postsubmit", harness.prowjob.ORG, "dynamodb-controller",
+            "pending", start=t, completion=None,
+            build_id=harness.prowjob.snowflake_build_id(t), base_ref="v2.0.0")
+        self.produce([started])
+        self.assert_quiet(0)
+        self.produce([tick(t + 3600)])
+        msgs = self.wait_for(1, "releases", WAIT)
+        msgs = self.assert_quiet(1)
+        self.assertIn("dynamodb v2.0.0", header(msgs[0]))
+        self.assertIn("release stalled at post-submit", header(msgs[0]))
+        self.assertIn("started and did not finish", payload_text(msgs[0]))
+
     # -- ecosystem level -----------------------------------------------------------------
 
     SERVICES = ["acm", "apigatewayv2", "applicationautoscaling", "cloudtrail", "dynamodb",
@@ -319,6 +335,24 @@ class RulesTest(harness.HeraldTestCase):
         self.assertIn("recovered", header(replies[1]))
         for r in replies:
             self.assertEqual(r.get("thread_ts"), root["ts"], "a follow-up must be a thread reply")
+
+    def test_webapi_release_consequence_is_a_reply_in_the_release_thread(self):
+        t = base_time()
+        cfg = self.cfg(receivers=[
+            {"name": "releases", "type": "webapi", "channel": "#releases",
+             "url": self.slack.api_url(), "token": harness.SlackReceiver.TOKEN},
+            {"name": "ci", "type": "webhook", "url": self.slack.hook_url("ci")}])
+        self.start_consumer(cfg)  # release hold 0s: the first alert goes at once
+        self.produce([failure("rds-post-submit", "rds-controller", t, base_ref="v1.4.0")])
+        root = self.wait_for(1, "#releases", WAIT)[0]
+        self.produce([failure("update-ack-chart", "rds-controller", t + 300,
+                              base_ref="v1.4.0", seq=1)])
+        msgs = self.wait_for(2, "#releases", WAIT)
+        msgs = self.assert_quiet(2, "#releases")
+        reply = max(msgs, key=lambda m: m["seq"])
+        self.assertIn("(consequence)", header(reply))
+        self.assertIn("update-ack-chart", payload_text(reply))
+        self.assertEqual(reply.get("thread_ts"), root["ts"])
 
     def test_reporter_config_channel_routes_to_that_channel(self):
         t = base_time()
