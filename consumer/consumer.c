@@ -220,7 +220,9 @@ int consumer_init(struct consumer *c, const struct config *cfg, const char *name
         kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, errstr_size) < 0 ||
         kafka_conf_set(conf, "enable.auto.commit", "true", errstr, errstr_size) < 0 ||
         kafka_conf_set(conf, "auto.commit.interval.ms", "1000", errstr, errstr_size) < 0 ||
-        kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) < 0)
+        kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) < 0 ||
+        /* the event clock needs to know which partitions have nothing left to read */
+        kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size) < 0)
         goto out;
     for (size_t i = 0; i < cfg->nkafka_props; i++)
         if (kafka_conf_set(conf, cfg->kafka_props[i].key, cfg->kafka_props[i].value, errstr,
@@ -268,6 +270,32 @@ static void drop_revoked(struct consumer *c, struct batch_item *items, size_t n)
             items[i].skip = true;
 }
 
+struct consumer_part *consumer_part(struct consumer *c, const char *topic, int32_t partition)
+{
+    char name[256];
+
+    snprintf(name, sizeof(name), "%s:%" PRId32, topic, partition);
+    for (size_t i = 0; i < c->nparts; i++)
+        if (strcmp(c->parts[i].name, name) == 0)
+            return &c->parts[i];
+    if (c->nparts == CONSUMER_MAX_PARTS)
+        return NULL;
+    struct consumer_part *p = &c->parts[c->nparts++];
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    p->next_offset = -1;
+    p->last_ms = 0;
+    return p;
+}
+
+/* Remember that m's partition was read to its end. */
+static void note_eof(struct consumer *c, const rd_kafka_message_t *m)
+{
+    struct consumer_part *p = consumer_part(c, rd_kafka_topic_name(m->rkt), m->partition);
+
+    if (p && m->offset > p->next_offset)
+        p->next_offset = m->offset;
+}
+
 /* Collect up to batch_size messages, waiting at most batch_wait in all. */
 static size_t collect(struct consumer *c, struct batch_item *items, size_t max)
 {
@@ -284,7 +312,9 @@ static size_t collect(struct consumer *c, struct batch_item *items, size_t max)
             continue;
         }
         if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                note_eof(c, m);
+            else
                 log_warn("%s: consume: %s", c->name, rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             continue;

@@ -20,6 +20,16 @@
 #include "rconn.h"
 #include "silence.h"
 
+#define CONSUMER_MAX_PARTS 256
+
+/* How far this consumer has read one partition, for the event clock. */
+struct consumer_part {
+    char name[256];       /* "<topic>:<partition>" */
+    int64_t next_offset;  /* offset after the last message processed, or the end
+                           * offset a PARTITION_EOF reported; -1 unknown */
+    int64_t last_ms;      /* newest event time processed from it; 0 none */
+};
+
 struct consumer {
     const struct config *cfg;        /* borrowed */
     const char *name;                /* instance name for logs */
@@ -35,6 +45,8 @@ struct consumer {
     atomic_int kafka_ok;             /* for /readyz */
     int64_t last_ping_ms;            /* monotonic, last Redis health check */
     int64_t last_tick_ms;            /* monotonic, last pipeline_tick that ran */
+    struct consumer_part parts[CONSUMER_MAX_PARTS]; /* progress per partition seen */
+    size_t nparts;
     struct silence_set silences;     /* active silences, refreshed about once a second */
     int64_t silences_loaded_ms;      /* monotonic; 0 = never */
 };
@@ -77,6 +89,14 @@ struct batch_item {
  * (nothing was done; retry the same batch later). With use_redis false (fail-open,
  * redis.on_unavailable: alert) every failure that may alert does, without dedup. */
 int pipeline_process(struct consumer *c, struct batch_item *items, size_t n, bool use_redis);
+
+/* The progress record of a partition (created if new; NULL when the table is full). */
+struct consumer_part *consumer_part(struct consumer *c, const char *topic, int32_t partition);
+
+/* Tell the event clock how far each assigned partition is read: "eof" when nothing is
+ * left to read (by the high watermark librdkafka last fetched), else the newest event
+ * time processed from it, which holds the clock back. One round trip. */
+void pipeline_report_progress(struct consumer *c);
 
 /* Send what has become due: held alerts whose hold ended, release stall timers, and
  * the digests storm control kept. Runs at most every 500 ms; call it from the

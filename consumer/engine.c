@@ -449,3 +449,28 @@ int engine_explain(struct rconn *r, const char *prefix, const char *const *ids,
     struct explain_arg a = {prefix, ids, jsons};
     return pipeline(r, n, append_explain, &a, NULL, NULL, errstr, errstr_size);
 }
+
+/* ---- partition progress ---- */
+
+struct parts_arg {
+    const char *prefix;
+    const char *const *names, *const *values;
+};
+
+static int append_part(struct rconn *r, redisContext *ctx, const void *arg, size_t i)
+{
+    const struct parts_arg *a = arg;
+    char key[ENGINE_MAX_KEY];
+
+    (void)r;
+    snprintf(key, sizeof(key), "%sclock:parts", a->prefix);
+    const char *argv[] = {"HSET", key, a->names[i], a->values[i]};
+    return redisAppendCommandArgv(ctx, 4, argv, NULL);
+}
+
+int engine_parts(struct rconn *r, const char *prefix, const char *const *names,
+                 const char *const *values, size_t n, char *errstr, size_t errstr_size)
+{
+    struct parts_arg a = {prefix, names, values};
+    return pipeline(r, n, append_part, &a, NULL, NULL, errstr, errstr_size);
+}

@@ -137,6 +137,14 @@ int engine_due(struct rconn *r, const char *prefix, int64_t now_ms, int64_t leas
                size_t max, struct engine_due *due, char *errstr, size_t errstr_size);
 void engine_due_release(struct engine_due *due);
 
+/* Report partition progress to the event clock, one round trip: for each i, HSET
+ * <prefix>clock:parts names[i] values[i], where the value is the newest event time
+ * (ms, decimal) read from that partition, or "eof" when it has nothing left to read.
+ * Partitions with something left hold the clock back to their time, so a partition
+ * read ahead cannot end a hold before a slower one's related events arrive. 0 or -1. */
+int engine_parts(struct rconn *r, const char *prefix, const char *const *names,
+                 const char *const *values, size_t n, char *errstr, size_t errstr_size);
+
 /* Keep a decision record per event (`heraldctl explain`), one round trip:
  * SET <prefix>explain:<id> json EX 7 days for each of ids/jsons[0..n). 0 or -1. */
 int engine_explain(struct rconn *r, const char *prefix, const char *const *ids,

@@ -3,7 +3,8 @@
 -- ARGV 1 P (key prefix)  2 wall clock ms  3 lease ms  4 at most this many of each
 --
 -- The event clock is the newest event time any consumer decided, moved on by the wall
--- time since (so holds end even when no new events come). A held alert due by that
+-- time since (so holds end even when no new events come), but no further than the
+-- newest event read from any partition that still has events to read. A held alert due by that
 -- clock is leased to the caller (moved to P hold:inflight until wall + lease); an
 -- alert whose lease ran out (its consumer died before settling it) is due again.
 -- Returns {clock, {{id, event JSON, failures, failing since, first build, threshold,
@@ -17,6 +18,12 @@ local c = redis.call('HMGET', P .. 'clock', 'ev', 'wall')
 local ev, cw = tonumber(c[1]), tonumber(c[2])
 if not ev then return {0, {}, {}} end
 local clock = ev + math.max(0, wall - (cw or wall))
+-- A partition with events still to read holds the clock back to the newest event
+-- time read from it (P clock:parts: "<topic>:<partition>" -> ms, or "eof").
+for _, v in ipairs(redis.call('HVALS', P .. 'clock:parts')) do
+  local ms = tonumber(v)
+  if ms and ms < clock then clock = ms end
+end
 
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', HI, '-inf', wall, 'LIMIT', 0, max)) do
   redis.call('ZREM', HI, id)

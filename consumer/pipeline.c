@@ -234,6 +234,55 @@ void work_note_receiver(struct work *w, const char *name)
 
 static void send_due(struct consumer *c);
 
+/* ---- the event clock ---- */
+
+/* After a batch: how far each of its partitions is read. */
+static void note_progress(struct consumer *c, struct batch_item *items, struct work *w,
+                         size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = items[i].msg;
+        struct consumer_part *p;
+        if (items[i].skip ||
+            !(p = consumer_part(c, rd_kafka_topic_name(m->rkt), m->partition)))
+            continue;
+        if (m->offset + 1 > p->next_offset)
+            p->next_offset = m->offset + 1;
+        if (w[i].valid && w[i].ev.event_ms > p->last_ms)
+            p->last_ms = w[i].ev.event_ms;
+    }
+}
+
+void pipeline_report_progress(struct consumer *c)
+{
+    const char *np[CONSUMER_MAX_PARTS], *vp[CONSUMER_MAX_PARTS];
+    char vals[CONSUMER_MAX_PARTS][24], err[256];
+    size_t k = 0;
+
+    if (!c->assigned)
+        return;
+    for (int i = 0; i < c->assigned->cnt && k < CONSUMER_MAX_PARTS; i++) {
+        const rd_kafka_topic_partition_t *tp = &c->assigned->elems[i];
+        struct consumer_part *p = consumer_part(c, tp->topic, tp->partition);
+        int64_t lo = -1, hi = -1;
+        if (!p)
+            continue;
+        rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi);
+        /* Behind: messages exist past what we processed (or we know of messages and
+         * have read none). Unknown high watermark: not fetched yet, nothing known. */
+        bool behind = hi >= 0 && (p->next_offset >= 0 ? p->next_offset < hi : hi > lo);
+        if (behind)
+            snprintf(vals[k], sizeof(vals[k]), "%" PRId64, p->last_ms);
+        else
+            snprintf(vals[k], sizeof(vals[k]), "eof");
+        np[k] = p->name;
+        vp[k] = vals[k];
+        k++;
+    }
+    if (engine_parts(&c->redis, c->cfg->key_prefix, np, vp, k, err, sizeof(err)) < 0)
+        log_debug("cannot report partition progress: %s", err);
+}
+
 /* ---- a batch ---- */
 
 /* The alert a decision asks for. */
@@ -470,6 +519,7 @@ int pipeline_process(struct consumer *c, struct batch_item *items, size_t n, boo
         fail_open(c, w, n);
         goto done;
     }
+    note_progress(c, items, w, n);
     if (engine_decide(&c->redis, cfg->key_prefix, cfg, reqs, nreq, err, sizeof(err)) < 0) {
         atomic_store(&c->redis_ok, 0);
         count(c, "herald_redis_errors_total", "Redis operations that failed.", "op", "decide",
@@ -528,6 +578,7 @@ int pipeline_process(struct consumer *c, struct batch_item *items, size_t n, boo
     }
     /* What this batch moved the event clock past goes first: a held failure alert
      * is sent before the recovery decided after it. */
+    pipeline_report_progress(c);
     send_due(c);
     send_alerts(c, outs, nout);
     ack_alerts(c, outs, nout);
@@ -704,6 +755,7 @@ void pipeline_tick(struct consumer *c)
         return;
     c->last_tick_ms = now;
     load_silences(c);
+    pipeline_report_progress(c);
     send_due(c);
     send_digests(c);
 }

@@ -238,6 +238,31 @@ class RulesTest(harness.HeraldTestCase):
         msgs = self.assert_quiet(4)
         self.assertFalse(any("Ecosystem" in header(m) for m in msgs))
 
+    def test_full_speed_replay_keeps_holds(self):
+        """Everything published at once, the later 'tick' included: partitions are read
+        at different speeds, but a partition with events still to read holds the event
+        clock back, so the holds end as they would live."""
+        t = base_time()
+        cfg = self.cfg(release={"hold": "6m", "stall_timeout": "0s"},
+                       ecosystem={"services": 5, "window": "15m", "hold": "5m"})
+        cfg["kafka"]["batch_size"] = 2  # many small batches: partitions interleave
+        self.start_consumer(cfg)
+        runs = [failure("%s-kind-e2e" % s, "%s-controller" % s, t + 50 * i, type="presubmit",
+                        seq=i) for i, s in enumerate(self.SERVICES)]
+        runs += [failure("s3-post-submit", "s3-controller", t + 100, base_ref="v1.2.3",
+                         seq=50),
+                 failure("update-ack-chart", "s3-controller", t + 300, base_ref="v1.2.3",
+                         seq=51),
+                 tick(t + 3600)]
+        self.produce(runs)
+        self.wait_for(2, timeout=WAIT)
+        msgs = self.assert_quiet(2, quiet=3.0)
+        heads = sorted(header(m) for m in msgs)
+        self.assertTrue(any("Ecosystem:" in h for h in heads), heads)
+        rel = [m for m in msgs if "s3 v1.2.3" in header(m)]
+        self.assertEqual(len(rel), 1, heads)
+        self.assertIn("update-ack-chart", payload_text(rel[0]))
+
     # -- storm control -------------------------------------------------------------------
 
     def test_thirty_alerts_in_a_second_keep_the_rate_and_a_digest_counts_them(self):
