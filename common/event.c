@@ -411,6 +411,18 @@ int event_json_depth(const char *data, size_t len)
     return max;
 }
 
+const char *event_error_name(int err)
+{
+    switch (err) {
+    case EVENT_ERR_TOO_LARGE: return "too_large";
+    case EVENT_ERR_UTF8: return "invalid_utf8";
+    case EVENT_ERR_TOO_DEEP: return "too_deep";
+    case EVENT_ERR_JSON: return "malformed_json";
+    case EVENT_ERR_SCHEMA: return "bad_schema";
+    default: return "invalid_event";
+    }
+}
+
 int event_from_json(struct event *ev, const char *data, size_t len, char *errstr,
                     size_t errstr_size)
 {
@@ -422,20 +434,20 @@ int event_from_json(struct event *ev, const char *data, size_t len, char *errstr
     if (len > EVENT_MAX_BYTES) {
         snprintf(errstr, errstr_size, "event is %zu bytes, over the %d-byte limit", len,
                  EVENT_MAX_BYTES);
-        return -1;
+        return EVENT_ERR_TOO_LARGE;
     }
     if (!util_utf8_valid(data, len)) {
         snprintf(errstr, errstr_size, "event is not valid UTF-8");
-        return -1;
+        return EVENT_ERR_UTF8;
     }
     if (event_json_depth(data, len) > EVENT_MAX_DEPTH) {
         snprintf(errstr, errstr_size, "event JSON nests deeper than %d", EVENT_MAX_DEPTH);
-        return -1;
+        return EVENT_ERR_TOO_DEEP;
     }
     if (!(o = cJSON_ParseWithLength(data, len))) {
         snprintf(errstr, errstr_size, "malformed JSON near byte %ld",
                  (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - data : 0));
-        return -1;
+        return EVENT_ERR_JSON;
     }
     if (!cJSON_IsObject(o)) {
         snprintf(errstr, errstr_size, "event is not a JSON object");
@@ -445,6 +457,7 @@ int event_from_json(struct event *ev, const char *data, size_t len, char *errstr
     if (!cJSON_IsNumber(it) || it->valuedouble != EVENT_SCHEMA_VERSION) {
         snprintf(errstr, errstr_size, "schema: missing or unsupported (want %d)",
                  EVENT_SCHEMA_VERSION);
+        rc = EVENT_ERR_SCHEMA;
         goto out;
     }
     if (get_str(o, "id", "", &ev->id, errstr, errstr_size) < 0 ||

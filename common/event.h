@@ -71,10 +71,25 @@ int event_from_prowjob(struct event *ev, const cJSON *pj, int64_t observed_ms,
 /* Serialise to the schema's JSON. Returns a new string (caller frees) or NULL. */
 char *event_to_json(const struct event *ev);
 
-/* Parse and validate an event from Kafka. On failure returns -1 with the reason
- * (what field, why) in errstr and leaves ev released. Rejects: more than
- * EVENT_MAX_BYTES, invalid UTF-8, nesting over EVENT_MAX_DEPTH, wrong types,
- * missing required fields, unknown schema version. */
+/* Why event_from_json rejected an event: its negative return values. */
+enum event_error {
+    EVENT_ERR_INVALID = -1,   /* a field is missing or has the wrong type */
+    EVENT_ERR_TOO_LARGE = -2, /* more than EVENT_MAX_BYTES */
+    EVENT_ERR_UTF8 = -3,      /* not valid UTF-8 */
+    EVENT_ERR_TOO_DEEP = -4,  /* nested deeper than EVENT_MAX_DEPTH */
+    EVENT_ERR_JSON = -5,      /* malformed JSON */
+    EVENT_ERR_SCHEMA = -6,    /* schema version missing or unsupported */
+};
+
+/* A short name for an event_error ("invalid_event", "too_large", "invalid_utf8",
+ * "too_deep", "malformed_json", "bad_schema"): metric labels and dead-letter reasons.
+ * Static string. */
+const char *event_error_name(int err);
+
+/* Parse and validate an event from Kafka. On failure returns an enum event_error
+ * (negative) with the reason (what field, why) in errstr and leaves ev released.
+ * Rejects: more than EVENT_MAX_BYTES, invalid UTF-8, nesting over EVENT_MAX_DEPTH,
+ * wrong types, missing required fields, unknown schema version. */
 int event_from_json(struct event *ev, const char *data, size_t len, char *errstr,
                     size_t errstr_size);
 

@@ -38,22 +38,6 @@ struct work {
     size_t nreceivers;
 };
 
-/* Classify a rejection reason into a short metric label. */
-static const char *reject_reason(const char *err)
-{
-    if (strstr(err, "over the"))
-        return "too_large";
-    if (strstr(err, "UTF-8"))
-        return "invalid_utf8";
-    if (strstr(err, "nests deeper"))
-        return "too_deep";
-    if (strstr(err, "malformed JSON"))
-        return "malformed_json";
-    if (strstr(err, "schema"))
-        return "bad_schema";
-    return "invalid_event";
-}
-
 /* Prow's own switches on the ProwJob: spec.report and reporter_config.slack. */
 static bool wants_alert(const struct config *cfg, const struct event *ev, const char **why)
 {
@@ -395,13 +379,15 @@ static bool take_message(struct consumer *c, rd_kafka_message_t *m, struct work 
     const struct config *cfg = c->cfg;
     char err[512], src[256];
 
-    if (event_from_json(&w->ev, m->payload, m->len, err, sizeof(err)) < 0) {
+    int rc = event_from_json(&w->ev, m->payload, m->len, err, sizeof(err));
+    if (rc < 0) {
+        const char *reason = event_error_name(rc);
         count(c, "herald_events_rejected_total", "Events that failed validation.", "reason",
-              reject_reason(err), NULL, NULL);
+              reason, NULL, NULL);
         snprintf(src, sizeof(src), "%s[%" PRId32 "]@%" PRId64, rd_kafka_topic_name(m->rkt),
                  m->partition, m->offset);
         log_warn("rejected event at %s: %s", src, err);
-        consumer_dlq(c, reject_reason(err), err, src, m->key, m->key_len, m->payload, m->len);
+        consumer_dlq(c, reason, err, src, m->key, m->key_len, m->payload, m->len);
         return false;
     }
     count(c, "herald_events_consumed_total", "Valid job events consumed.", "state",

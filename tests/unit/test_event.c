@@ -166,13 +166,14 @@ static void assert_pj_rejected(const char *json, const char *want)
     assert_int_equal(ev.npulls, 0);
 }
 
-/* A rejected event: -1, an error containing `want`, and the event left released. */
+/* A rejected event: a negative event_error, an error containing `want`, and the
+ * event left released. */
 static void assert_json_rejected(const char *data, size_t len, const char *want)
 {
     struct event ev;
     char err[256] = "";
 
-    assert_int_equal(event_from_json(&ev, data, len, err, sizeof(err)), -1);
+    assert_true(event_from_json(&ev, data, len, err, sizeof(err)) < 0);
     if (!strstr(err, want))
         fail_msg("error \"%s\" does not contain \"%s\"", err, want);
     assert_null(ev.id);
@@ -718,6 +719,35 @@ static void test_from_json_rejects(void **state)
         "schema: missing or unsupported");
 }
 
+/* Each rejection has its own code, and each code its metric label. */
+static void test_from_json_error_codes(void **state)
+{
+    static const struct {
+        const char *json;
+        int code;
+        const char *name;
+    } cases[] = {
+        {"not json", EVENT_ERR_JSON, "malformed_json"},
+        {"[1]", EVENT_ERR_INVALID, "invalid_event"},
+        {"{\"schema\":2}", EVENT_ERR_SCHEMA, "bad_schema"},
+        {"{\"schema\":1,\"id\":7}", EVENT_ERR_INVALID, "invalid_event"},
+        {"{\"schema\":1,\"id\":\"\xff\"}", EVENT_ERR_UTF8, "invalid_utf8"},
+        {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+         EVENT_ERR_TOO_DEEP, "too_deep"},
+    };
+    struct event ev;
+    char err[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = event_from_json(&ev, cases[i].json, strlen(cases[i].json), err, sizeof(err));
+        if (rc != cases[i].code)
+            fail_msg("%s: got %d (%s), want %d", cases[i].json, rc, err, cases[i].code);
+        assert_string_equal(event_error_name(rc), cases[i].name);
+    }
+    assert_string_equal(event_error_name(EVENT_ERR_TOO_LARGE), "too_large");
+}
+
 static void test_from_json_invalid_utf8(void **state)
 {
     static const char bad[] =
@@ -873,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_json_shape),
         cmocka_unit_test(test_from_json_minimal),
         cmocka_unit_test(test_from_json_rejects),
+        cmocka_unit_test(test_from_json_error_codes),
         cmocka_unit_test(test_from_json_invalid_utf8),
         cmocka_unit_test(test_from_json_too_big),
         cmocka_unit_test(test_from_json_depth),
