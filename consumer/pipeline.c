@@ -432,14 +432,8 @@ static int make_req(struct consumer *c, struct work *w, const char *cls, const v
     struct facts f = {&w->ev, w->ev.service, w->stage, w->tier};
     const struct silence *s = silence_match(&c->silences, &f);
     q->silenced = s != NULL;
-    if (s && strcmp(cls, "fail") == 0) {
-        w->silence = s->id;
-        const char *id = s->id;
-        int64_t one = 1;
-        char err[256];
-        if (silence_count(&c->redis, cfg->key_prefix, &id, &one, 1, err, sizeof(err)) < 0)
-            log_warn("cannot count silence %s: %s", s->id, err);
-    }
+    if (s && strcmp(cls, "fail") == 0)
+        w->silence = s->id; /* counted for the batch by pipeline_process */
     q->payload = payload;
     q->payload_len = len;
     q->job = w->ev.job;
@@ -504,6 +498,15 @@ int pipeline_process(struct consumer *c, struct batch_item *items, size_t n, boo
     if (!use_redis) {
         fail_open(c, w, n);
         goto done;
+    }
+    {
+        const char **sil = calloc(n + 1, sizeof(*sil));
+        size_t ns = 0;
+        for (size_t i = 0; sil && i < n; i++)
+            if (w[i].silence)
+                sil[ns++] = w[i].silence;
+        count_silences(c, sil, ns);
+        free(sil);
     }
     note_progress(c, items, w, n);
     if (engine_decide(&c->redis, cfg->key_prefix, cfg, reqs, nreq, err, sizeof(err)) < 0) {

@@ -197,6 +197,31 @@ static void storm_control(struct consumer *c, struct out *outs, struct delivery 
     }
 }
 
+void count_silences(struct consumer *c, const char *const *ids, size_t n)
+{
+    const char **uniq = calloc(n + 1, sizeof(*uniq));
+    int64_t *counts = calloc(n + 1, sizeof(*counts));
+    size_t k = 0;
+    char err[256];
+
+    if (!uniq || !counts)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        for (j = 0; j < k && strcmp(uniq[j], ids[i]) != 0; j++)
+            ;
+        if (j == k)
+            uniq[k++] = ids[i];
+        counts[j]++;
+    }
+    if (k && silence_count(&c->redis, c->cfg->key_prefix, uniq, counts, k, err,
+                           sizeof(err)) < 0)
+        log_warn("cannot count %zu silenced events: %s", n, err);
+out:
+    free(uniq);
+    free(counts);
+}
+
 /* Send outs[0..n): silences, routes, storm control, delivery, the fallback receiver
  * for what a receiver refused for good, metrics. Sets each out's ok / bad. */
 void send_alerts(struct consumer *c, struct out *outs, size_t n)
@@ -209,8 +234,10 @@ void send_alerts(struct consumer *c, struct out *outs, size_t n)
     char **bodies = calloc(cap, sizeof(*bodies)), **notes = calloc(cap, sizeof(*notes));
     size_t *owner = calloc(cap, sizeof(*owner)), *fb_of = calloc(cap, sizeof(*fb_of));
     bool *folded = calloc(cap, sizeof(*folded)), *rescued = calloc(cap, sizeof(*rescued));
+    const char **silenced = calloc(n + 1, sizeof(*silenced));
+    size_t nsil = 0;
 
-    if (!dl || !bodies || !notes || !owner || !fb_of || !folded || !rescued) {
+    if (!dl || !bodies || !notes || !owner || !fb_of || !folded || !rescued || !silenced) {
         log_error("out of memory sending %zu alerts", n);
         for (size_t i = 0; i < n; i++)
             outs[i].bad = true;
@@ -226,24 +253,19 @@ void send_alerts(struct consumer *c, struct out *outs, size_t n)
                      s->id, s->reason);
             if (o->w)
                 work_note_silence(o->w, s->id);
-            const char *id = s->id;
-            int64_t one = 1;
-            char err[256];
-            if (silence_count(&c->redis, cfg->key_prefix, &id, &one, 1, err, sizeof(err)) < 0)
-                log_warn("cannot count silence %s: %s", s->id, err);
+            silenced[nsil++] = s->id;
             o->ok = true;
             continue;
         }
         size_t nr = receivers_of(c, o, rcv);
         for (size_t j = 0; j < nr; j++) {
-            const cJSON *t = o->ts ? cJSON_GetObjectItemCaseSensitive(o->ts, rcv[j]->name) : NULL;
             dl[k].rcv = rcv[j];
             owner[k++] = i;
             if (o->w)
                 work_note_receiver(o->w, rcv[j]->name);
-            (void)t;
         }
     }
+    count_silences(c, silenced, nsil);
     nprim = k;
     storm_control(c, outs, dl, owner, nprim, folded);
     for (size_t j = 0; j < nprim; j++) {
@@ -332,6 +354,7 @@ out:
     free(fb_of);
     free(folded);
     free(rescued);
+    free(silenced);
     free(dl);
 }
 

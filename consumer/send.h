@@ -49,6 +49,10 @@ void count(struct consumer *c, const char *name, const char *help, const char *k
            const char *v1, const char *k2, const char *v2);
 void count_suppressed(struct consumer *c, const char *reason);
 
+/* Add to the MATCHED counters of the silences ids[0..n) (repeats count once each),
+ * in one round trip. */
+void count_silences(struct consumer *c, const char *const *ids, size_t n);
+
 /* Note that a silence matched the batch item w (for its decision record). */
 void work_note_silence(struct work *w, const char *id);
 /* Note that w's alert went to receiver `name`. */
