@@ -385,15 +385,17 @@ static void *grow(void *arr, size_t *cap, size_t n)
     return p;
 }
 
-/* Index of family `name` (*found) or where it would go. Caller holds m->mu. */
-static size_t family_find(const struct metrics *m, const char *name, bool *found)
+/* Binary search of v[0..n), sorted by key(v[i]): the index of `want` (*found) or
+ * where it would go. */
+static size_t sorted_find(void *const *v, size_t n, const char *(*key)(const void *),
+                          const char *want, bool *found)
 {
-    size_t lo = 0, hi = m->nfams, mid;
+    size_t lo = 0, hi = n, mid;
     int c;
 
     while (lo < hi) {
         mid = lo + (hi - lo) / 2;
-        c = strcmp(m->fams[mid]->name, name);
+        c = strcmp(key(v[mid]), want);
         if (c == 0) {
             *found = true;
             return mid;
@@ -407,26 +409,26 @@ static size_t family_find(const struct metrics *m, const char *name, bool *found
     return lo;
 }
 
+static const char *family_key(const void *p)
+{
+    return ((const struct family *)p)->name;
+}
+
+static const char *series_key(const void *p)
+{
+    return ((const struct series *)p)->labels;
+}
+
+/* Index of family `name` (*found) or where it would go. Caller holds m->mu. */
+static size_t family_find(const struct metrics *m, const char *name, bool *found)
+{
+    return sorted_find((void *const *)m->fams, m->nfams, family_key, name, found);
+}
+
 /* Index of the series with `labels` in f (*found) or where it would go. */
 static size_t series_find(const struct family *f, const char *labels, bool *found)
 {
-    size_t lo = 0, hi = f->nseries, mid;
-    int c;
-
-    while (lo < hi) {
-        mid = lo + (hi - lo) / 2;
-        c = strcmp(f->series[mid]->labels, labels);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    return sorted_find((void *const *)f->series, f->nseries, series_key, labels, found);
 }
 
 static bool same_bounds(const struct family *f, const double *bounds, size_t nbounds)
