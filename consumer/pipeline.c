@@ -217,6 +217,7 @@ void work_note_receiver(struct work *w, const char *name)
 }
 
 static void send_due(struct consumer *c);
+static void send_in_order(struct consumer *c, struct out *outs, size_t n);
 
 /* ---- the event clock ---- */
 
@@ -569,8 +570,7 @@ int pipeline_process(struct consumer *c, struct batch_item *items, size_t n, boo
      * is sent before the recovery decided after it. */
     pipeline_report_progress(c);
     send_due(c);
-    send_alerts(c, outs, nout);
-    ack_alerts(c, outs, nout);
+    send_in_order(c, outs, nout);
     write_explain(c, w, reqs, n);
 done:
     for (size_t i = 0; outs && i < nout; i++)
@@ -584,6 +584,74 @@ done:
     free(reqs);
     free(outs);
     return rc;
+}
+
+/* How many outs before outs[i] are about the same job. */
+static size_t job_round(const struct out *outs, size_t i)
+{
+    size_t r = 0;
+
+    for (size_t j = 0; j < i; j++)
+        r += !outs[j].ack.held && outs[j].ack.key && outs[i].ack.key &&
+             strcmp(outs[j].ack.key, outs[i].ack.key) == 0;
+    return r;
+}
+
+/* A follow-up whose incident opened in this batch: reply in the thread the earlier
+ * out just opened (its ts were not in Redis when the batch was decided). */
+static void thread_after(struct out *o, const struct out *prev)
+{
+    if (o->a.kind == ALERT_FAILURE || o->a.kind == ALERT_ECOSYSTEM || prev->ack.nts == 0 ||
+        (o->ts && cJSON_GetArraySize(o->ts) > 0) || !(o->owned_ts = cJSON_CreateObject()))
+        return;
+    for (size_t k = 0; k < prev->ack.nts; k++)
+        cJSON_AddStringToObject(o->owned_ts, prev->ack.rcv[k], prev->ack.ts[k]);
+    o->ts = o->owned_ts;
+}
+
+/* Send a batch's alerts. Several about one job (a failure and its recovery, in one
+ * batch) go one after another, each after the one before it was accepted, so
+ * Slack shows them in order and a follow-up can reply in the new thread. */
+static void send_in_order(struct consumer *c, struct out *outs, size_t n)
+{
+    struct out *sorted = calloc(n + 1, sizeof(*sorted));
+    size_t *round = calloc(n + 1, sizeof(*round)), *sround = calloc(n + 1, sizeof(*sround));
+    size_t k = 0, start;
+
+    if (!sorted || !round || !sround) {
+        free(sorted);
+        free(round);
+        free(sround);
+        send_alerts(c, outs, n); /* out of memory: at least send them */
+        ack_alerts(c, outs, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        round[i] = job_round(outs, i);
+    for (size_t r = 0; k < n; r++)
+        for (size_t i = 0; i < n; i++)
+            if (round[i] == r) {
+                sround[k] = r;
+                sorted[k++] = outs[i];
+            }
+    for (start = 0; start < n;) {
+        size_t end = start + 1, r = sround[start];
+        while (end < n && sround[end] == r)
+            end++;
+        for (size_t i = start; r > 0 && i < end; i++)
+            for (size_t j = start; j-- > 0;)
+                if (!sorted[j].ack.held && strcmp(sorted[j].ack.key, sorted[i].ack.key) == 0) {
+                    thread_after(&sorted[i], &sorted[j]);
+                    break;
+                }
+        send_alerts(c, sorted + start, end - start);
+        ack_alerts(c, sorted + start, end - start);
+        start = end;
+    }
+    memcpy(outs, sorted, n * sizeof(*outs)); /* the caller releases them */
+    free(sorted);
+    free(round);
+    free(sround);
 }
 
 /* ---- the tick: the hold, stall timers, digests ---- */

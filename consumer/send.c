@@ -381,10 +381,8 @@ void ack_alerts(struct consumer *c, struct out *outs, size_t n)
 
 void out_release(struct out *o)
 {
-    if (o->owned_ev) {
-        event_release(o->owned_ev);
-        free(o->owned_ev);
-    }
+    cJSON_Delete(o->owned_ts);
+    o->owned_ts = NULL;
 }
 
 

@@ -20,7 +20,7 @@ struct work;
 struct out {
     struct alert a;
     struct facts f;
-    struct event *owned_ev;       /* parsed here (held alerts); freed with the out */
+    cJSON *owned_ts;              /* a thread map made for this out; freed with it */
     struct engine_ack ack;
     bool do_ack;
     const cJSON *ts;              /* borrowed: {receiver: thread ts} */

@@ -361,6 +361,21 @@ class RulesTest(harness.HeraldTestCase):
         for r in replies:
             self.assertEqual(r.get("thread_ts"), root["ts"], "a follow-up must be a thread reply")
 
+    def test_webapi_failure_and_recovery_in_one_batch_stay_in_order_and_thread(self):
+        t = base_time()
+        cfg = self.cfg(receivers=[
+            {"name": "releases", "type": "webapi", "channel": "#releases",
+             "url": self.slack.api_url(), "token": harness.SlackReceiver.TOKEN},
+            {"name": "ci", "type": "webhook", "url": self.slack.hook_url("ci")}])
+        self.start_consumer(cfg)
+        self.produce([failure("acm-post-submit", "acm-controller", t),
+                      success("acm-post-submit", "acm-controller", t + 600, seq=1)])
+        self.wait_for(2, "#releases", WAIT)
+        first, second = sorted(self.assert_quiet(2, "#releases"), key=lambda m: m["seq"])
+        self.assertIn("failed", header(first))
+        self.assertIn("recovered", header(second))
+        self.assertEqual(second.get("thread_ts"), first["ts"])
+
     def test_webapi_release_consequence_is_a_reply_in_the_release_thread(self):
         t = base_time()
         cfg = self.cfg(receivers=[
