@@ -13,8 +13,8 @@
 
 #include <cjson/cJSON.h>
 
-#define INPUT_MAX_LINE (4 * 1024 * 1024)    /* bytes of one NDJSON line */
-#define INPUT_MAX_DOC (256 * 1024 * 1024)   /* bytes of a whole-file document */
+#define INPUT_MAX_LINE (4 * 1024 * 1024)  /* bytes of one NDJSON line */
+#define INPUT_MAX_DOC (256 * 1024 * 1024) /* bytes of a whole-file document */
 
 struct input;
 
@@ -31,6 +31,7 @@ int input_next(struct input *in, const cJSON **pj, char *where, size_t where_siz
 
 /* Read the next raw line (for --raw). Returns its length, 0 for end of input (an
  * empty line is skipped), -1 on error; *line is borrowed until the next call. */
-long input_next_raw(struct input *in, const char **line, char *errstr, size_t errstr_size);
+long input_next_raw(struct input *in, const char **line, char *errstr,
+                    size_t errstr_size);
 
 #endif

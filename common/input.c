@@ -13,17 +13,17 @@ struct input {
     FILE *fp;
     char *path;
     bool own_fp;
-    bool ndjson;      /* decided on the first record */
+    bool ndjson; /* decided on the first record */
     bool decided;
-    char *line;       /* the current line (at most INPUT_MAX_LINE + 1 bytes) */
+    char *line; /* the current line (at most INPUT_MAX_LINE + 1 bytes) */
     size_t line_cap;
-    long lineno;      /* of the current record */
-    cJSON *doc;       /* current parsed record */
-    cJSON *items;     /* borrowed from doc: the "items" array, if a list */
+    long lineno;  /* of the current record */
+    cJSON *doc;   /* current parsed record */
+    cJSON *items; /* borrowed from doc: the "items" array, if a list */
     int item_idx;
-    long doc_line;    /* line of the record holding items */
-    char *pending;    /* a first line read while detecting the format */
-    char *membuf;     /* whole input kept in memory after a failed detection */
+    long doc_line; /* line of the record holding items */
+    char *pending; /* a first line read while detecting the format */
+    char *membuf;  /* whole input kept in memory after a failed detection */
     bool eof;
 };
 
@@ -44,7 +44,8 @@ struct input *input_open(const char *path, char *errstr, size_t errstr_size)
         in->own_fp = true;
         in->path = strdup(path);
         if (!in->fp) {
-            snprintf(errstr, errstr_size, "%s: %s", path, util_strerror(errno, eb, sizeof(eb)));
+            snprintf(errstr, errstr_size, "%s: %s", path,
+                     util_strerror(errno, eb, sizeof(eb)));
             input_close(in);
             return NULL;
         }
@@ -257,7 +258,8 @@ static int load_record(struct input *in, char *where, size_t where_size, char *e
     }
     in->doc = parse(in->line, (size_t)n, errstr, errstr_size, &errpos);
     if (!in->doc && errpos)
-        snprintf(errstr, errstr_size, "malformed JSON at column %ld", (long)(errpos - in->line) + 1);
+        snprintf(errstr, errstr_size, "malformed JSON at column %ld",
+                 (long)(errpos - in->line) + 1);
     return in->doc ? 1 : -1;
 }
 
