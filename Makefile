@@ -40,8 +40,15 @@ UNIT_SRC     := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB          := $(BUILD)/libherald.a
 
+# herald-backtest runs the consumer's stages (all of consumer/ but its main) on a
+# history read as the producer reads files.
+ENGINE_OBJ   := $(filter-out $(BUILD)/consumer/main.o,$(CONSUMER_SRC:%.c=$(BUILD)/%.o))
+BACKTEST_SRC := $(sort $(wildcard tools/backtest/*.c))
+BACKTEST_OBJ := $(BACKTEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/producer/replay.o \
+                $(BUILD)/producer/publish.o
+
 PROGS := $(BIN)/herald-producer $(BIN)/herald-consumer $(BIN)/herald-devbroker \
-         $(BIN)/herald-slackd
+         $(BIN)/herald-slackd $(BIN)/herald-backtest
 ifneq ($(CTL_SRC),)
 PROGS += $(BIN)/heraldctl
 endif
@@ -62,16 +69,22 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
 
-# The consumer's Redis scripts live in consumer/*.lua and are compiled in as C strings
-# ($(BUILD)/gen/<name>.lua.h defines <name>_lua[]).
-LUA_SRC := $(sort $(wildcard consumer/*.lua))
-LUA_HDR := $(LUA_SRC:consumer/%.lua=$(BUILD)/gen/%.lua.h)
-$(BUILD)/gen/%.lua.h: consumer/%.lua
+# The consumer's Redis scripts live in consumer/lua/ and are compiled in as C strings
+# ($(BUILD)/gen/<name>.lua.h defines <name>_lua[]). The engine is one script made of
+# its parts in this order (consumer/lua/base.lua says why); the outbox's scripts stand
+# alone.
+ENGINE_LUA := $(addprefix consumer/lua/,base.lua wm.lua job.lua release.lua eco.lua step.lua)
+LUA_ALONE  := $(filter-out $(ENGINE_LUA),$(sort $(wildcard consumer/lua/*.lua)))
+LUA_HDR    := $(BUILD)/gen/engine.lua.h $(LUA_ALONE:consumer/lua/%.lua=$(BUILD)/gen/%.lua.h)
+LUA_TO_C    = sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/'
+$(BUILD)/gen/engine.lua.h: $(ENGINE_LUA)
+	@mkdir -p $(dir $@)
+	@{ echo "/* generated from $^ by make; do not edit */"; \
+	  echo "static const char engine_lua[] ="; cat $^ | $(LUA_TO_C); echo "    ;"; } > $@
+$(BUILD)/gen/%.lua.h: consumer/lua/%.lua
 	@mkdir -p $(dir $@)
 	@{ echo "/* generated from $< by make; do not edit */"; \
-	  echo "static const char $*_lua[] ="; \
-	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
-	  echo "    ;"; } > $@
+	  echo "static const char $*_lua[] ="; $(LUA_TO_C) $<; echo "    ;"; } > $@
 $(CONSUMER_SRC:%.c=$(BUILD)/%.o): $(LUA_HDR)
 $(CONSUMER_SRC:%.c=$(BUILD)/%.o): ALLCFLAGS += -I$(BUILD)/gen
 
@@ -84,6 +97,11 @@ $(BIN)/herald-producer: $(PRODUCER_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/herald-consumer: $(CONSUMER_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BACKTEST_SRC:%.c=$(BUILD)/%.o): ALLCFLAGS += -Iconsumer -Iproducer
+$(BIN)/herald-backtest: $(BACKTEST_OBJ) $(ENGINE_OBJ) $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -128,11 +146,11 @@ demo: ensure-deps
 
 format:
 	clang-format -i $(wildcard common/*.[ch] producer/*.[ch] consumer/*.[ch] tools/*.c \
-	  tools/heraldctl/*.[ch] tests/unit/*.c)
+	  tools/heraldctl/*.[ch] tools/backtest/*.[ch] tests/unit/*.c)
 
 format-check:
 	@clang-format --dry-run --Werror $(wildcard common/*.[ch] producer/*.[ch] \
-	  consumer/*.[ch] tools/*.c tools/heraldctl/*.[ch] tests/unit/*.c)
+	  consumer/*.[ch] tools/*.c tools/heraldctl/*.[ch] tools/backtest/*.[ch] tests/unit/*.c)
 
 validate:
 	@tools/validate.sh

@@ -18,12 +18,12 @@ int tier_parse(const char *s)
     return -1;
 }
 
-static const char *const kind_names[] = {"failure",     "recovered", "reminder",
-                                         "digest",      "consequence", "ecosystem",
-                                         "ecosystem-recovered", "stalled"};
+static const char *const kind_names[] = {
+    "failure",   "recovered",           "reminder", "digest", "consequence",
+    "ecosystem", "ecosystem-recovered", "stalled"};
 
 const char *alert_kind_name(enum alert_kind k)
 {
     return (unsigned)k < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[k]
-                                                                     : "failure";
+                                                                    : "failure";
 }

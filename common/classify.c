@@ -20,9 +20,9 @@ static const char *const j_umbrella[] = {"ack-chart-release"};
 static const char *const j_codegen[] = {"auto-generate-controllers", "*-controller-test"};
 static const char *const j_e2e[] = {"*-kind-e2e", "*-e2e-tests", "*-release-test"};
 static const char *const j_unit[] = {"*-unit-test", "unit-test"};
-static const char *const j_verify[] = {"*-verify-code-gen",     "*-verify-attribution",
-                                       "verify-attribution",    "*-metadata-file-test",
-                                       "*-recommended-policy-test", "*-crd-compat-check"};
+static const char *const j_verify[] = {
+    "*-verify-code-gen",    "*-verify-attribution",      "verify-attribution",
+    "*-metadata-file-test", "*-recommended-policy-test", "*-crd-compat-check"};
 static const char *const j_docs[] = {"docs-release", "*-docs-release",
                                      "periodic-deploy-docs"};
 static const char *const j_maint[] = {"label-sync", "periodic-*", "scan-controllers-cve",
@@ -43,8 +43,8 @@ static const struct stage_rule default_stages[] = {
     {"maintenance", j_maint, N(j_maint)},
 };
 
-static const char *const t_critical[] = {"release-pr",  "release-tag",  "post-submit",
-                                         "olm-bundle",  "chart-update", "umbrella-chart"};
+static const char *const t_critical[] = {"release-pr", "release-tag",  "post-submit",
+                                         "olm-bundle", "chart-update", "umbrella-chart"};
 static const char *const t_warning[] = {"postsubmit", "periodic"};
 
 static const struct tier_rule default_tiers[] = {

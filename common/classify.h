@@ -16,8 +16,9 @@
 #define CLASSIFY_MAX_RULES 256
 
 struct stage_rule {
-    const char *name;        /* "post-submit" */
-    const char *const *jobs; /* globs on the job name; a leading "*-" captures a service */
+    const char *name; /* "post-submit" */
+    const char *const
+        *jobs; /* globs on the job name; a leading "*-" captures a service */
     size_t njobs;
 };
 
@@ -25,7 +26,7 @@ struct tier_rule {
     enum tier tier;
     const char *const *stages; /* stage names; none = any */
     size_t nstages;
-    const char *const *types;  /* job types; none = any */
+    const char *const *types; /* job types; none = any */
     size_t ntypes;
 };
 

@@ -80,8 +80,8 @@ struct cfgp {
     bool oom;
 };
 
-__attribute__((format(printf, 3, 4))) static void cerr(struct cfgp *p, const yaml_node_t *n,
-                                                       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+cerr(struct cfgp *p, const yaml_node_t *n, const char *fmt, ...)
 {
     va_list ap;
     int w;
@@ -156,7 +156,8 @@ static void check_keys(struct cfgp *p, const yaml_node_t *map, const char *path,
                 if (w > 0)
                     l += (size_t)w;
             }
-            cerr(p, kn, "%s%s: unknown key (expected one of: %s)", path, k ? k : "?", list);
+            cerr(p, kn, "%s%s: unknown key (expected one of: %s)", path, k ? k : "?",
+                 list);
         }
     }
 }
@@ -203,8 +204,9 @@ static void get_int(struct cfgp *p, const yaml_node_t *map, const char *key,
     if (!v)
         return;
     if (util_parse_int(v, min, max, &ll) < 0)
-        cerr(p, mget(p, map, key), "%s%s: expected an integer from %lld to %lld, got \"%s\"",
-             path, key, min, max, v);
+        cerr(p, mget(p, map, key),
+             "%s%s: expected an integer from %lld to %lld, got \"%s\"", path, key, min,
+             max, v);
     else
         *out = (int)ll;
 }
@@ -239,7 +241,8 @@ static void get_bool(struct cfgp *p, const yaml_node_t *map, const char *key,
     else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
         *out = false;
     else
-        cerr(p, mget(p, map, key), "%s%s: expected true or false, got \"%s\"", path, key, v);
+        cerr(p, mget(p, map, key), "%s%s: expected true or false, got \"%s\"", path, key,
+             v);
 }
 
 /* A list of scalars; a single scalar counts as a one-element list. */
@@ -277,8 +280,8 @@ static void get_list(struct cfgp *p, const yaml_node_t *n, const char *what,
         p->oom = true;
         return;
     }
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
         yaml_node_t *e = node(p, *it);
         if (!sval(e)) {
             cerr(p, e, "%s: entries must be single values", what);
@@ -339,9 +342,9 @@ static const char *get_secret(struct cfgp *p, const yaml_node_t *map, const char
 
 static void parse_kafka(struct cfgp *p, const yaml_node_t *m)
 {
-    static const char *const keys[] = {"brokers",    "topic",      "group",
-                                       "dead_letter_topic", "batch_size", "batch_wait",
-                                       "properties", NULL};
+    static const char *const keys[] = {"brokers",           "topic",        "group",
+                                       "dead_letter_topic", "alerts_topic", "batch_size",
+                                       "batch_wait",        "properties",   NULL};
     struct config *c = p->c;
     yaml_node_t *props;
 
@@ -350,6 +353,7 @@ static void parse_kafka(struct cfgp *p, const yaml_node_t *m)
     get_string(p, m, "topic", "kafka.", &c->topic);
     get_string(p, m, "group", "kafka.", &c->group);
     get_string(p, m, "dead_letter_topic", "kafka.", &c->dead_letter_topic);
+    get_string(p, m, "alerts_topic", "kafka.", &c->alerts_topic);
     get_int(p, m, "batch_size", "kafka.", 1, 10000, &c->batch_size);
     get_duration(p, m, "batch_wait", "kafka.", 1, &c->batch_wait_ms);
     props = mget(p, m, "properties");
@@ -371,7 +375,8 @@ static void parse_kafka(struct cfgp *p, const yaml_node_t *m)
         char base[256];
         size_t kl;
         if (!k || !sval(node(p, kv->value))) {
-            cerr(p, node(p, kv->key), "kafka.properties: keys and values must be strings");
+            cerr(p, node(p, kv->key),
+                 "kafka.properties: keys and values must be strings");
             continue;
         }
         /* sasl.password_env: NAME -> sasl.password from the environment. */
@@ -392,9 +397,9 @@ static void parse_kafka(struct cfgp *p, const yaml_node_t *m)
 
 static void parse_redis(struct cfgp *p, const yaml_node_t *m)
 {
-    static const char *const keys[] = {"host",       "port",     "db",
-                                       "password",   "password_env", "password_file",
-                                       "key_prefix", "timeout",  "on_unavailable", NULL};
+    static const char *const keys[] = {
+        "host",          "port",       "db",      "password",       "password_env",
+        "password_file", "key_prefix", "timeout", "on_unavailable", NULL};
     struct config *c = p->c;
 
     check_keys(p, m, "redis.", keys);
@@ -406,33 +411,86 @@ static void parse_redis(struct cfgp *p, const yaml_node_t *m)
     c->redis_password = get_secret(p, m, "password", "redis.");
     const char *ou = get_scalar(p, m, "on_unavailable", "redis.");
     if (ou && strcmp(ou, "wait") != 0 && strcmp(ou, "alert") != 0)
-        cerr(p, mget(p, m, "on_unavailable"),
-             "redis.on_unavailable: \"%s\" is not wait (fail closed) or alert (fail open)", ou);
+        cerr(
+            p, mget(p, m, "on_unavailable"),
+            "redis.on_unavailable: \"%s\" is not wait (fail closed) or alert (fail open)",
+            ou);
     else if (ou)
         c->redis_fail_open = strcmp(ou, "alert") == 0;
 }
 
+/* dedup.reminders: [1h, 4h, 24h] -- the last interval repeats. */
+static void parse_reminders(struct cfgp *p, const yaml_node_t *n)
+{
+    struct config *c = p->c;
+    struct strlist l;
+
+    get_list(p, n, "dedup.reminders", &l);
+    if (l.n == 0 || l.n > CONFIG_MAX_REMINDERS) {
+        cerr(p, n, "dedup.reminders: expected 1 to %d durations", CONFIG_MAX_REMINDERS);
+        return;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        int64_t ms;
+        if (util_parse_duration(l.v[i], &ms) < 0 || ms < 60000) {
+            cerr(p, n, "dedup.reminders: \"%s\" is not a duration of at least 1m",
+                 l.v[i]);
+            return;
+        }
+        c->reminders_ms[i] = ms;
+    }
+    c->nreminders = l.n;
+    c->window_ms = c->reminders_ms[0];
+}
+
 static void parse_dedup(struct cfgp *p, const yaml_node_t *m)
 {
-    static const char *const keys[] = {"window", "failures_to_alert", "alert_states", NULL};
-    static const char *const states[] = {"success", "failure", "aborted", "error", NULL};
+    static const char *const keys[] = {"window", "reminders", "failures_to_alert",
+                                       "alert_states", NULL};
+    /* States that mean a run failed: success or a state of a run still going is a
+     * mistake that would turn every run into an alert. */
+    static const char *const states[] = {"failure", "error", "aborted", NULL};
     struct config *c = p->c;
     yaml_node_t *n;
 
     check_keys(p, m, "dedup.", keys);
-    get_duration(p, m, "window", "dedup.", 1000, &c->window_ms);
+    if (mget(p, m, "window") && mget(p, m, "reminders"))
+        cerr(p, mget(p, m, "window"),
+             "dedup.window: give reminders or window, not both "
+             "(window is the first reminder interval)");
+    get_duration(p, m, "window", "dedup.", 60000, &c->window_ms);
+    if (mget(p, m, "window")) {
+        c->reminders_ms[0] = c->window_ms;
+        c->nreminders = 1;
+    }
+    if ((n = mget(p, m, "reminders")) != NULL)
+        parse_reminders(p, n);
     get_int(p, m, "failures_to_alert", "dedup.", 1, 1000, &c->failures_to_alert);
     if ((n = mget(p, m, "alert_states")) != NULL) {
         get_list(p, n, "dedup.alert_states", &c->alert_states);
+        if (c->alert_states.n == 0)
+            cerr(p, n,
+                 "dedup.alert_states: list at least one state (failure, error, aborted)");
         for (size_t i = 0; i < c->alert_states.n; i++) {
             const char *const *s;
             for (s = states; *s && strcmp(*s, c->alert_states.v[i]) != 0; s++)
                 ;
             if (!*s)
-                cerr(p, n, "dedup.alert_states: \"%s\" is not a final job state "
-                           "(success, failure, aborted, error)", c->alert_states.v[i]);
+                cerr(p, n,
+                     "dedup.alert_states: \"%s\" is not a state of a failed run "
+                     "(failure, error, aborted)",
+                     c->alert_states.v[i]);
         }
     }
+}
+
+/* watermark: { idle_timeout } */
+static void parse_watermark(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"idle_timeout", NULL};
+
+    check_keys(p, m, "watermark.", keys);
+    get_duration(p, m, "idle_timeout", "watermark.", 1000, &p->c->wm_idle_ms);
 }
 
 static long release_index(const struct config *c, const char *stage)
@@ -471,8 +529,8 @@ static void parse_release(struct cfgp *p, const yaml_node_t *m)
     }
     c->release_stages = r;
     c->nrelease_stages = 0;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
         yaml_node_t *e = node(p, *it);
         const char *name = get_scalar(p, e, "stage", "release.stages[].");
         struct strlist after;
@@ -488,8 +546,10 @@ static void parse_release(struct cfgp *p, const yaml_node_t *m)
         }
         for (size_t i = 0; i < after.n; i++)
             if (release_index(c, after.v[i]) < 0)
-                cerr(p, e, "release.stages[].after: \"%s\" is not listed before \"%s\" "
-                           "(list a stage after the stages it waits for)", after.v[i], name);
+                cerr(p, e,
+                     "release.stages[].after: \"%s\" is not listed before \"%s\" "
+                     "(list a stage after the stages it waits for)",
+                     after.v[i], name);
         r[c->nrelease_stages++] = (struct release_stage){dup(p, name), after.v, after.n};
     }
 }
@@ -497,8 +557,8 @@ static void parse_release(struct cfgp *p, const yaml_node_t *m)
 /* ecosystem: { services, window, hold, stages, receiver }, or `ecosystem: off`. */
 static void parse_ecosystem(struct cfgp *p, const yaml_node_t *m)
 {
-    static const char *const keys[] = {"enabled", "services", "window", "hold", "stages",
-                                       "receiver", NULL};
+    static const char *const keys[] = {"enabled", "services", "window", "hold",
+                                       "stages",  "receiver", NULL};
     struct config *c = p->c;
     yaml_node_t *n;
 
@@ -511,7 +571,8 @@ static void parse_ecosystem(struct cfgp *p, const yaml_node_t *m)
         get_list(p, n, "ecosystem.stages", &c->eco_stages);
     const char *rcv = get_scalar(p, m, "receiver", "ecosystem.");
     if (rcv && (c->eco_receiver = config_receiver_index(c, rcv)) < 0)
-        cerr(p, mget(p, m, "receiver"), "ecosystem.receiver: no receiver named \"%s\"", rcv);
+        cerr(p, mget(p, m, "receiver"), "ecosystem.receiver: no receiver named \"%s\"",
+             rcv);
 }
 
 /* storm: { rate, burst } */
@@ -526,7 +587,8 @@ static void parse_storm(struct cfgp *p, const yaml_node_t *m)
     if ((v = get_scalar(p, m, "rate", "storm.")) != NULL) {
         if (util_parse_double(v, &d) < 0 || !(d >= 0.01 && d <= 1000))
             cerr(p, mget(p, m, "rate"),
-                 "storm.rate: expected messages per second from 0.01 to 1000, got \"%s\"", v);
+                 "storm.rate: expected messages per second from 0.01 to 1000, got \"%s\"",
+                 v);
         else
             c->storm_rate = d;
     }
@@ -543,9 +605,10 @@ static void parse_classify(struct cfgp *p, const yaml_node_t *m)
 
     check_keys(p, m, "classify.", keys);
     if ((n = mget(p, m, "stages")) != NULL) {
-        size_t cnt = n->type == YAML_SEQUENCE_NODE
-                         ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
-                         : 0;
+        size_t cnt =
+            n->type == YAML_SEQUENCE_NODE
+                ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                : 0;
         struct stage_rule *r;
         if (n->type != YAML_SEQUENCE_NODE || cnt > CLASSIFY_MAX_RULES) {
             cerr(p, n, "classify.stages: expected a list of {name, jobs} (at most %d)",
@@ -576,9 +639,10 @@ static void parse_classify(struct cfgp *p, const yaml_node_t *m)
         }
     }
     if ((n = mget(p, m, "tiers")) != NULL) {
-        size_t cnt = n->type == YAML_SEQUENCE_NODE
-                         ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
-                         : 0;
+        size_t cnt =
+            n->type == YAML_SEQUENCE_NODE
+                ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                : 0;
         struct tier_rule *r;
         if (n->type != YAML_SEQUENCE_NODE || cnt > CLASSIFY_MAX_RULES) {
             cerr(p, n, "classify.tiers: expected a list of {tier, stages, types}");
@@ -611,8 +675,8 @@ static void parse_classify(struct cfgp *p, const yaml_node_t *m)
 
 static void parse_receivers(struct cfgp *p, const yaml_node_t *n)
 {
-    static const char *const keys[] = {"name",  "type",      "channel",  "url",
-                                       "url_env", "url_file", "token",   "token_env",
+    static const char *const keys[] = {"name",       "type",     "channel", "url",
+                                       "url_env",    "url_file", "token",   "token_env",
                                        "token_file", NULL};
     struct config *c = p->c;
     size_t cnt;
@@ -631,8 +695,8 @@ static void parse_receivers(struct cfgp *p, const yaml_node_t *n)
         p->oom = true;
         return;
     }
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
         yaml_node_t *e = node(p, *it);
         struct receiver *r = &c->receivers[c->nreceivers];
         const char *name = get_scalar(p, e, "name", "receivers[].");
@@ -646,6 +710,12 @@ static void parse_receivers(struct cfgp *p, const yaml_node_t *n)
         }
         snprintf(path, sizeof(path), "receivers[%s].", name);
         check_keys(p, e, path, keys);
+        for (const char *q = name; *q; q++)
+            if (*q == '#' || (unsigned char)*q < 0x20 || *q == 0x7f) {
+                cerr(p, e, "%sname: no '#' or control characters in a receiver name",
+                     path);
+                break;
+            }
         if (config_receiver_index(c, name) >= 0)
             cerr(p, e, "%sname: defined twice", path);
         r->name = dup(p, name);
@@ -655,7 +725,8 @@ static void parse_receivers(struct cfgp *p, const yaml_node_t *n)
             r->type = RECEIVER_WEBHOOK;
             r->url = get_secret(p, e, "url", path);
             if (!r->url && p->nerr == before) /* get_secret said nothing yet */
-                cerr(p, e, "%surl: a webhook receiver needs url, url_env or url_file", path);
+                cerr(p, e, "%surl: a webhook receiver needs url, url_env or url_file",
+                     path);
         } else if (strcmp(type, "webapi") == 0) {
             r->type = RECEIVER_WEBAPI;
             r->url = get_secret(p, e, "url", path);
@@ -663,15 +734,24 @@ static void parse_receivers(struct cfgp *p, const yaml_node_t *n)
                 r->url = dup(p, "https://slack.com/api");
             r->token = get_secret(p, e, "token", path);
             if (!r->token)
-                cerr(p, e, "%stoken: a webapi receiver needs token, token_env or token_file",
+                cerr(p, e,
+                     "%stoken: a webapi receiver needs token, token_env or token_file",
                      path);
             if (!r->channel)
                 cerr(p, e, "%schannel: a webapi receiver needs a channel", path);
         } else {
-            cerr(p, mget(p, e, "type"), "%stype: \"%s\" is not webhook or webapi", path, type);
+            cerr(p, mget(p, e, "type"), "%stype: \"%s\" is not webhook or webapi", path,
+                 type);
             continue;
         }
-        if (r->url && strncmp(r->url, "http://", 7) != 0 && strncmp(r->url, "https://", 8) != 0)
+        if (r->channel && strchr(r->channel, '{') &&
+            (r->type != RECEIVER_WEBAPI || util_template_check(r->channel) < 0))
+            cerr(p, mget(p, e, "channel"),
+                 "%schannel: \"%s\": a channel template needs type "
+                 "webapi and only {service}, {stage}, {repo} or {org}",
+                 path, r->channel);
+        if (r->url && strncmp(r->url, "http://", 7) != 0 &&
+            strncmp(r->url, "https://", 8) != 0)
             cerr(p, e, "%surl: must start with http:// or https://", path);
         c->nreceivers++;
     }
@@ -679,7 +759,7 @@ static void parse_receivers(struct cfgp *p, const yaml_node_t *n)
 
 static void parse_routes(struct cfgp *p, const yaml_node_t *n)
 {
-    static const char *const keys[] = {"match", "receivers", "continue", NULL};
+    static const char *const keys[] = {"match", "receivers", "continue", "drop", NULL};
     struct config *c = p->c;
     size_t cnt;
 
@@ -697,8 +777,8 @@ static void parse_routes(struct cfgp *p, const yaml_node_t *n)
         p->oom = true;
         return;
     }
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
         yaml_node_t *e = node(p, *it), *m, *rn;
         struct route *r = &c->routes[c->nroutes];
         struct strlist names;
@@ -723,7 +803,8 @@ static void parse_routes(struct cfgp *p, const yaml_node_t *n)
                 if (f < 0) {
                     cerr(p, node(p, kv->key),
                          "routes[].match.%s: unknown field (expected service, repo, job, "
-                         "stage, type, tier, state, org, base_ref)", k ? k : "?");
+                         "stage, type, tier, state, org, base_ref)",
+                         k ? k : "?");
                     continue;
                 }
                 get_list(p, node(p, kv->value), "routes[].match", &r->match[f]);
@@ -731,8 +812,21 @@ static void parse_routes(struct cfgp *p, const yaml_node_t *n)
         }
         rn = mget(p, e, "receivers");
         get_list(p, rn, "routes[].receivers", &names);
+        get_bool(p, e, "drop", "routes[].", &r->drop);
+        if (r->drop && names.n > 0) {
+            cerr(p, e, "routes[]: drop: true and receivers contradict each other");
+            continue;
+        }
+        if (names.n == 0 && !r->drop && !(rn && rn->type == YAML_SEQUENCE_NODE)) {
+            cerr(p, e,
+                 "routes[].receivers: a route needs receivers, or receivers: [] / "
+                 "drop: true to drop what it matches");
+            continue;
+        }
         if (names.n == 0) {
-            cerr(p, e, "routes[].receivers: a route needs at least one receiver");
+            r->drop = true; /* receivers: [] */
+            r->cont = false;
+            c->nroutes++;
             continue;
         }
         r->receivers = arena_alloc(&c->arena, names.n * sizeof(size_t));
@@ -753,9 +847,11 @@ static void parse_routes(struct cfgp *p, const yaml_node_t *n)
 
 static void parse_delivery(struct cfgp *p, const yaml_node_t *m)
 {
-    static const char *const keys[] = {"timeout",       "max_attempts",    "backoff",
-                                       "backoff_max",   "give_up_after",   "retry_after_max",
-                                       "parallel",      "fallback_receiver", NULL};
+    static const char *const keys[] = {"timeout",          "max_attempts",
+                                       "backoff",          "backoff_max",
+                                       "give_up_after",    "retry_after_max",
+                                       "parallel",         "fallback_receiver",
+                                       "shutdown_timeout", NULL};
     struct deliver_opts *d = &p->c->delivery;
 
     check_keys(p, m, "delivery.", keys);
@@ -765,7 +861,8 @@ static void parse_delivery(struct cfgp *p, const yaml_node_t *m)
     get_duration(p, m, "backoff_max", "delivery.", 1, &d->backoff_max_ms);
     get_duration(p, m, "give_up_after", "delivery.", 10, &d->give_up_ms);
     get_duration(p, m, "retry_after_max", "delivery.", 0, &d->retry_after_max_ms);
-    get_int(p, m, "parallel", "delivery.", 1, 256, &d->max_parallel);
+    get_int(p, m, "parallel", "delivery.", 1, 64, &d->max_parallel);
+    get_duration(p, m, "shutdown_timeout", "delivery.", 0, &d->shutdown_ms);
     const char *fb = get_scalar(p, m, "fallback_receiver", "delivery.");
     if (fb && (p->c->fallback_receiver = config_receiver_index(p->c, fb)) < 0)
         cerr(p, mget(p, m, "fallback_receiver"),
@@ -782,6 +879,17 @@ static const struct release_stage ack_release[] = {
 };
 static const char *const any_stage[] = {"*"};
 
+/* Without a routes: section, presubmit and batch failures are dropped: they belong on
+ * the pull request, where Prow's GitHub reporter already puts them. */
+static const char *const pr_types[] = {"presubmit", "batch"};
+static struct route pr_drop = {.match[FIELD_TYPE] = {pr_types, 2}, .drop = true};
+
+static void set_default_routes(struct config *c)
+{
+    c->routes = &pr_drop;
+    c->nroutes = 1;
+}
+
 static void set_defaults(struct config *c)
 {
     static const char *const states[] = {"failure", "error"};
@@ -797,10 +905,16 @@ static void set_defaults(struct config *c)
     c->key_prefix = "herald:";
     c->redis_timeout_ms = 2000;
     c->window_ms = 3600 * 1000;
+    c->reminders_ms[0] = 3600 * 1000;
+    c->reminders_ms[1] = 4 * 3600 * 1000;
+    c->reminders_ms[2] = 24 * 3600 * 1000;
+    c->nreminders = 3;
     c->failures_to_alert = 1;
+    c->wm_idle_ms = 2 * 60 * 1000;
+    c->alerts_topic = "";
     c->release_stages = ack_release;
     c->nrelease_stages = sizeof(ack_release) / sizeof(ack_release[0]);
-    c->release_hold_ms = 6 * 60 * 1000;
+    c->release_hold_ms = 30 * 60 * 1000;
     c->stall_ms = 3600 * 1000;
     c->eco_on = true;
     c->eco_services = 5;
@@ -823,9 +937,19 @@ static void set_defaults(struct config *c)
 struct config *config_parse(const char *name, const char *text, size_t len, char *errbuf,
                             size_t errbuf_size)
 {
-    static const char *const top[] = {"kafka",  "redis",     "dedup",           "classify",
-                                      "receivers", "routes", "default_receiver", "delivery",
-                                      "http",   "release",   "ecosystem",       "storm",
+    static const char *const top[] = {"kafka",
+                                      "redis",
+                                      "dedup",
+                                      "classify",
+                                      "receivers",
+                                      "routes",
+                                      "default_receiver",
+                                      "delivery",
+                                      "http",
+                                      "release",
+                                      "ecosystem",
+                                      "storm",
+                                      "watermark",
                                       NULL};
     yaml_parser_t parser;
     yaml_document_t doc;
@@ -864,7 +988,8 @@ struct config *config_parse(const char *name, const char *text, size_t len, char
     if (!root) /* an empty file: all defaults */
         goto validate;
     if (!is_map(root)) {
-        cerr(&p, root, "the top level must be a mapping (kafka:, redis:, receivers:, ...)");
+        cerr(&p, root,
+             "the top level must be a mapping (kafka:, redis:, receivers:, ...)");
         goto out;
     }
     check_keys(&p, root, "", top);
@@ -884,12 +1009,17 @@ struct config *config_parse(const char *name, const char *text, size_t len, char
         parse_ecosystem(&p, n);
     if ((n = mget(&p, root, "storm")) != NULL)
         parse_storm(&p, n);
+    if ((n = mget(&p, root, "watermark")) != NULL)
+        parse_watermark(&p, n);
     if ((n = mget(&p, root, "routes")) != NULL)
         parse_routes(&p, n);
+    else
+        set_default_routes(c);
     if ((n = mget(&p, root, "default_receiver")) != NULL) {
         c->default_receiver = sval(n) ? config_receiver_index(c, sval(n)) : -1;
         if (c->default_receiver < 0)
-            cerr(&p, n, "default_receiver: no receiver named \"%s\"", sval(n) ? sval(n) : "?");
+            cerr(&p, n, "default_receiver: no receiver named \"%s\"",
+                 sval(n) ? sval(n) : "?");
     }
     if ((n = mget(&p, root, "delivery")) != NULL)
         parse_delivery(&p, n);

@@ -48,9 +48,13 @@ struct route {
     struct strlist match[FIELD__COUNT]; /* globs per field; empty = any */
     size_t *receivers;                  /* indexes into config.receivers */
     size_t nreceivers;
-    bool cont;                          /* go on to later routes after a match */
-    int line;                           /* where it was defined */
+    bool cont; /* go on to later routes after a match */
+    bool drop; /* drop: true or receivers: [] -- what matches
+                * is dropped before the rules see it */
+    int line;  /* where it was defined; 0 = built in */
 };
+
+#define CONFIG_MAX_REMINDERS 16
 
 /* One stage of the release DAG and the stages that must succeed before it runs. */
 struct release_stage {
@@ -72,8 +76,9 @@ struct config {
     const char *topic;
     const char *group;
     const char *dead_letter_topic;
-    int batch_size;        /* messages per batch */
-    int64_t batch_wait_ms; /* ms to fill a batch */
+    const char *alerts_topic; /* what Slack accepted, for the history store; "" off */
+    int batch_size;           /* messages per batch */
+    int64_t batch_wait_ms;    /* ms to fill a batch */
     struct kv *kafka_props;
     size_t nkafka_props;
 
@@ -87,27 +92,36 @@ struct config {
     bool redis_fail_open; /* on_unavailable: alert (true) or wait (false, default) */
 
     /* dedup: job state across runs (docs/rules.md) */
-    int64_t window_ms;         /* event time: repeats inside it are counted, not sent */
-    int failures_to_alert;     /* N consecutive failures before the first alert (>= 1) */
+    int64_t window_ms; /* the first reminder interval (dedup.window, kept for
+                        * explanations); reminders_ms[0] */
+    int64_t reminders_ms[CONFIG_MAX_REMINDERS]; /* event time between reminders: the
+                                                 * i-th needs reminders_ms[min(i, n-1)]
+                                                 * and 2^min(i,3) failed runs since the
+                                                 * alert before it */
+    size_t nreminders;                          /* >= 1 */
+    int failures_to_alert; /* N consecutive failures before the first alert (>= 1) */
     struct strlist alert_states;
 
     /* release: the pipeline of one service + version */
     const struct release_stage *release_stages; /* the DAG; empty = release level off */
     size_t nrelease_stages;
-    int64_t release_hold_ms;   /* event time a release failure waits for related ones */
-    int64_t stall_ms;          /* event time; 0 = no "release stalled" alerts */
+    int64_t release_hold_ms; /* event time a release failure waits for related ones */
+    int64_t stall_ms;        /* event time; 0 = no "release stalled" alerts */
 
     /* ecosystem: many services failing one stage */
     bool eco_on;
-    int eco_services;          /* K distinct services ... */
-    int64_t eco_window_ms;     /* ... within W (event time) */
-    int64_t eco_hold_ms;       /* event time a per-service failure waits for the verdict */
+    int eco_services;      /* K distinct services ... */
+    int64_t eco_window_ms; /* ... within W (event time) */
+    int64_t eco_hold_ms;   /* event time a per-service failure waits for the verdict */
     struct strlist eco_stages; /* globs on the stage; default "*" */
-    long eco_receiver;         /* index, or -1: route the ecosystem alert like its events */
+    long eco_receiver; /* index, or -1: route the ecosystem alert like its events */
+
+    /* event time: watermarks (docs/rules.md "Event time") */
+    int64_t wm_idle_ms; /* wall clock: a source silent this long holds nothing back */
 
     /* storm control, per receiver, shared by every consumer */
-    double storm_rate;         /* messages per second */
-    int storm_burst;           /* messages at once */
+    double storm_rate; /* messages per second */
+    int storm_burst;   /* messages at once */
 
     struct classify_conf classify;
 

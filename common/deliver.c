@@ -17,10 +17,14 @@
 #define DELIVER_PARALLEL_MAX 256
 #define DELIVER_TOKEN_MAX 64 /* longest error word copied into a reason */
 
+struct xfer;
+
 struct deliverer {
+    struct xfer *live; /* attempts started by deliverer_start */
     CURLM *multi;
     struct deliver_opts o;
-    uint64_t rng; /* xorshift state for backoff jitter */
+    uint64_t rng;  /* xorshift state for backoff jitter */
+    size_t active; /* attempts started by deliverer_start, not yet polled */
 };
 
 /* One delivery in flight or waiting for its next attempt. */
@@ -33,6 +37,8 @@ struct xfer {
     int64_t first_ms;        /* monotonic start of the first attempt; 0 before */
     int64_t next_ms;         /* monotonic time the next attempt may start */
     bool done;
+    bool single; /* one attempt (deliverer_start): a transient failure ends it */
+    struct xfer *prev, *next; /* deliverer_start's attempts in flight */
 };
 
 enum verdict { V_OK, V_RETRY, V_PERMANENT };
@@ -46,6 +52,7 @@ void deliver_opts_default(struct deliver_opts *o)
     o->give_up_ms = 120000;
     o->retry_after_max_ms = 120000;
     o->max_parallel = 8;
+    o->shutdown_ms = 10000;
 }
 
 struct deliverer *deliverer_new(const struct deliver_opts *o, char *errstr,
@@ -79,10 +86,14 @@ fail:
     return NULL;
 }
 
+static void xfer_free(struct deliverer *d, struct xfer *x);
+
 void deliverer_free(struct deliverer *d)
 {
     if (!d)
         return;
+    while (d->live)
+        xfer_free(d, d->live);
     curl_multi_cleanup(d->multi);
     free(d);
 }
@@ -297,6 +308,11 @@ static void xfer_end(struct deliverer *d, struct xfer *x, CURLcode cc)
             snprintf(it->reason, sizeof(it->reason), "http_%ld", code);
         v = V_PERMANENT;
     }
+    it->retry_after_ms = ratelimited && ra > 0 ? (int64_t)ra * 1000 : 0;
+    if (it->keep_answer && x->resp.data) {
+        free(it->answer);
+        it->answer = strdup(x->resp.data);
+    }
     if (ratelimited && ra > 0) {
         delay = ra > d->o.retry_after_max_ms / 1000 ? d->o.retry_after_max_ms
                                                     : (int64_t)ra * 1000;
@@ -308,6 +324,9 @@ static void xfer_end(struct deliverer *d, struct xfer *x, CURLcode cc)
         x->done = true;
     } else if (v == V_PERMANENT) {
         it->status = DELIVER_PERMANENT;
+        x->done = true;
+    } else if (x->single) {
+        it->status = DELIVER_GAVE_UP;
         x->done = true;
     } else {
         schedule_retry(d, x, delay, util_mono_ms());
@@ -325,17 +344,18 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     return len;
 }
 
-/* Build the URL of a delivery: the webhook itself or <base>/chat.postMessage. */
-static char *make_url(const struct receiver *r)
+/* Build the URL of a delivery: the webhook itself or <base>/<method>. */
+static char *make_url(const struct receiver *r, const char *method)
 {
     struct buf b;
     size_t n = strlen(r->url);
 
     if (r->type != RECEIVER_WEBAPI)
         return strdup(r->url);
-    buf_init(&b, n + 32);
-    if (buf_printf(&b, "%s%s", r->url,
-                   n && r->url[n - 1] == '/' ? "chat.postMessage" : "/chat.postMessage") <
+    if (!method)
+        method = "chat.postMessage";
+    buf_init(&b, n + strlen(method) + 2);
+    if (buf_printf(&b, "%s%s%s", r->url, n && r->url[n - 1] == '/' ? "" : "/", method) <
         0) {
         buf_release(&b);
         return NULL;
@@ -377,7 +397,7 @@ static int xfer_start(struct deliverer *d, struct xfer *x, int64_t now)
     CURL *e = NULL;
     int64_t tmo = d->o.timeout_ms, left;
 
-    if (!x->url && !(x->url = make_url(r)))
+    if (!x->url && !(x->url = make_url(r, x->it->method)))
         return -1;
     if (x->first_ms == 0)
         x->first_ms = now;
@@ -385,7 +405,11 @@ static int xfer_start(struct deliverer *d, struct xfer *x, int64_t now)
     if (left < tmo) /* the attempt must not outlive the delivery */
         tmo = left > 100 ? left : 100;
     buf_reset(&x->resp);
-    if (!(t = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8")))
+    char ct[128];
+    snprintf(ct, sizeof(ct), "Content-Type: %s",
+             x->it->content_type ? x->it->content_type
+                                 : "application/json; charset=utf-8");
+    if (!(t = curl_slist_append(NULL, ct)))
         goto fail;
     x->hdrs = t;
     if (!(t = curl_slist_append(x->hdrs, "Expect:")))
@@ -432,6 +456,8 @@ static void item_init(struct delivery *it, struct xfer *x)
     it->reason[0] = '\0';
     it->ts[0] = '\0';
     it->done_ms = 0;
+    it->retry_after_ms = 0;
+    it->answer = NULL;
     x->it = it;
     buf_init(&x->resp, DELIVER_RESP_MAX);
     if (!r || !it->body || !r->url || (r->type == RECEIVER_WEBAPI && !r->token)) {
@@ -526,4 +552,117 @@ size_t deliverer_run(struct deliverer *d, struct delivery *items, size_t n,
     }
     free(xs);
     return ok;
+}
+
+/* ---- one attempt at a time (deliverer_start / deliverer_poll) ---- */
+
+static void xfer_free(struct deliverer *d, struct xfer *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        d->live = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    if (x->easy) {
+        curl_multi_remove_handle(d->multi, x->easy);
+        curl_easy_cleanup(x->easy);
+    }
+    curl_slist_free_all(x->hdrs);
+    free(x->url);
+    buf_release(&x->resp);
+    free(x);
+}
+
+int deliverer_start(struct deliverer *d, struct delivery *it)
+{
+    struct xfer *x = calloc(1, sizeof(*x));
+
+    if (!x)
+        return -1;
+    item_init(it, x);
+    x->single = true;
+    if (x->done) { /* malformed: refused at once */
+        buf_release(&x->resp);
+        free(x);
+        return 1;
+    }
+    /* One attempt: its time budget is the attempt's timeout. */
+    int64_t give_up = d->o.give_up_ms;
+    if (d->o.give_up_ms < d->o.timeout_ms)
+        d->o.give_up_ms = d->o.timeout_ms;
+    int rc = xfer_start(d, x, util_mono_ms());
+    d->o.give_up_ms = give_up;
+    if (rc < 0) {
+        buf_release(&x->resp);
+        free(x->url);
+        free(x);
+        return -1;
+    }
+    x->next = d->live;
+    if (d->live)
+        d->live->prev = x;
+    d->live = x;
+    d->active++;
+    return 0;
+}
+
+static size_t drain(struct deliverer *d, struct delivery **done, size_t max)
+{
+    size_t n = 0;
+    CURLMsg *m;
+    int queued;
+
+    while (n < max && (m = curl_multi_info_read(d->multi, &queued)) != NULL) {
+        struct xfer *x;
+        char *priv = NULL;
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+        x = (struct xfer *)(void *)priv;
+        xfer_end(d, x, m->data.result); /* releases x->easy */
+        done[n++] = x->it;
+        d->active--;
+        xfer_free(d, x);
+    }
+    return n;
+}
+
+size_t deliverer_poll(struct deliverer *d, int wait_ms, struct delivery **done,
+                      size_t max)
+{
+    int running;
+    size_t n;
+
+    if (d->active == 0) {
+        if (wait_ms > 0)
+            util_sleep_ms(wait_ms, NULL);
+        return 0;
+    }
+    curl_multi_perform(d->multi, &running);
+    if ((n = drain(d, done, max)) > 0)
+        return n;
+    curl_multi_poll(d->multi, NULL, 0, wait_ms, NULL);
+    curl_multi_perform(d->multi, &running);
+    return drain(d, done, max);
+}
+
+size_t deliverer_abort(struct deliverer *d, struct delivery **done, size_t max)
+{
+    size_t n = 0;
+
+    while (d->live && n < max) {
+        struct xfer *x = d->live;
+        x->it->status = DELIVER_PENDING;
+        snprintf(x->it->reason, sizeof(x->it->reason), "aborted");
+        done[n++] = x->it;
+        d->active--;
+        xfer_free(d, x);
+    }
+    return n;
+}
+
+size_t deliverer_active(const struct deliverer *d)
+{
+    return d ? d->active : 0;
 }

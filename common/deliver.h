@@ -22,11 +22,13 @@ enum receiver_type {
 };
 
 struct receiver {
-    const char *name;    /* never NULL */
+    const char *name; /* never NULL */
     enum receiver_type type;
-    const char *url;     /* webhook URL, or the Web API base ("https://slack.com/api"); secret */
+    const char
+        *url; /* webhook URL, or the Web API base ("https://slack.com/api"); secret */
     const char *token;   /* Web API bot token; secret; NULL for webhooks */
-    const char *channel; /* Web API: channel to post to; webhook: display name only; may be NULL */
+    const char *channel; /* Web API: channel to post to; webhook: display name only; may
+                            be NULL */
 };
 
 struct deliver_opts {
@@ -37,6 +39,7 @@ struct deliver_opts {
     int64_t give_up_ms;         /* total time for one delivery, across retries */
     int64_t retry_after_max_ms; /* longest Retry-After honoured as given */
     int max_parallel;           /* concurrent transfers */
+    int64_t shutdown_ms;        /* on SIGTERM, how long sends in flight may finish */
 };
 
 enum deliver_status {
@@ -49,14 +52,19 @@ enum deliver_status {
 struct delivery {
     /* in */
     const struct receiver *rcv; /* borrowed */
-    const char *body;           /* JSON payload, borrowed until deliverer_run returns */
+    const char *body;           /* payload, borrowed until deliverer_run returns */
+    const char *method;         /* Web API method: NULL = "chat.postMessage" */
+    const char *content_type;   /* NULL = "application/json; charset=utf-8" */
     /* out */
     enum deliver_status status;
     int attempts;
-    long http_status;  /* last HTTP status, 0 if none */
-    char reason[128];  /* "invalid_payload", "http_500", "timeout", ...; "" when OK */
-    char ts[64];       /* Web API: ts of the posted message; "" otherwise */
-    int64_t done_ms;   /* wall-clock ms when Slack accepted it */
+    long http_status; /* last HTTP status, 0 if none */
+    char reason[128]; /* "invalid_payload", "http_500", "timeout", ...; "" when OK */
+    char ts[64];      /* Web API: ts of the posted message; "" otherwise */
+    int64_t done_ms;  /* wall-clock ms when Slack accepted it */
+    int64_t retry_after_ms; /* the last answer's Retry-After (ms), as given; 0 none */
+    char *answer;     /* keep_answer: the last answer's body (caller frees); else NULL */
+    bool keep_answer; /* in: keep the answer (conversations.history) */
 };
 
 struct deliverer;
@@ -77,6 +85,27 @@ void deliverer_free(struct deliverer *d);
  * owns d may call it. */
 size_t deliverer_run(struct deliverer *d, struct delivery *items, size_t n,
                      const volatile int *stop);
+
+/* One attempt of `it` (borrowed until it comes back from deliverer_poll or
+ * deliverer_abort), concurrently with the others started: a transient failure
+ * (network, timeout, 5xx, 429) ends it DELIVER_GAVE_UP with the reason and
+ * retry_after_ms, a refusal DELIVER_PERMANENT. The caller schedules retries
+ * (consumer/sender.c keeps them in Redis). Returns 0 when started, 1 when it is
+ * malformed and already DELIVER_PERMANENT (not started), -1 out of memory. */
+int deliverer_start(struct deliverer *d, struct delivery *it);
+
+/* Run the attempts in flight for at most wait_ms (less when one ends) and put up to
+ * max of the finished ones in done[]. Returns how many. With none in flight it
+ * sleeps wait_ms and returns 0. */
+size_t deliverer_poll(struct deliverer *d, int wait_ms, struct delivery **done,
+                      size_t max);
+
+/* Stop every attempt in flight (shutdown): each comes back DELIVER_PENDING with
+ * reason "aborted" (up to max of them in done[]; call again while it returns max). */
+size_t deliverer_abort(struct deliverer *d, struct delivery **done, size_t max);
+
+/* Attempts in flight. */
+size_t deliverer_active(const struct deliverer *d);
 
 /* Parse a delay from a Retry-After header value (seconds); -1 if invalid. */
 int64_t deliver_parse_retry_after(const char *value);

@@ -19,9 +19,9 @@ void event_release(struct event *ev)
 {
     if (!ev)
         return;
-    char **strs[] = {&ev->id,       &ev->job,      &ev->type,     &ev->state,
-                     &ev->build_id, &ev->prowjob,  &ev->org,      &ev->repo,
-                     &ev->base_ref, &ev->base_sha, &ev->url,      &ev->description,
+    char **strs[] = {&ev->id,       &ev->job,      &ev->type, &ev->state,
+                     &ev->build_id, &ev->prowjob,  &ev->org,  &ev->repo,
+                     &ev->base_ref, &ev->base_sha, &ev->url,  &ev->description,
                      &ev->cluster,  &ev->service};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         free(*strs[i]);
@@ -166,9 +166,8 @@ static int get_pulls(struct event *ev, const cJSON *arr, const char *path, char 
 
 static const char *const job_types[] = {"presubmit", "postsubmit", "periodic", "batch",
                                         NULL};
-static const char *const job_states[] = {"scheduling", "triggered", "pending",
-                                         "success",    "failure",   "aborted",
-                                         "error",      NULL};
+static const char *const job_states[] = {"scheduling", "triggered", "pending", "success",
+                                         "failure",    "aborted",   "error",   NULL};
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -226,13 +225,15 @@ int event_from_prowjob(struct event *ev, const cJSON *pj, int64_t observed_ms,
         get_str(status, "state", "status.", &ev->state, errstr, errstr_size) < 0 ||
         get_str(status, "build_id", "status.", &ev->build_id, errstr, errstr_size) < 0 ||
         get_str(status, "url", "status.", &ev->url, errstr, errstr_size) < 0 ||
-        get_str(status, "description", "status.", &ev->description, errstr,
-                errstr_size) < 0 ||
+        get_str(status, "description", "status.", &ev->description, errstr, errstr_size) <
+            0 ||
         get_str(meta, "name", "metadata.", &ev->prowjob, errstr, errstr_size) < 0 ||
-        get_time(status, "startTime", "status.", &ev->start_ms, errstr, errstr_size) < 0 ||
+        get_time(status, "startTime", "status.", &ev->start_ms, errstr, errstr_size) <
+            0 ||
         get_time(status, "completionTime", "status.", &ev->completion_ms, errstr,
                  errstr_size) < 0 ||
-        get_string_map(meta, "labels", "metadata.", &ev->labels, errstr, errstr_size) < 0 ||
+        get_string_map(meta, "labels", "metadata.", &ev->labels, errstr, errstr_size) <
+            0 ||
         get_string_map(meta, "annotations", "metadata.", &ev->annotations, errstr,
                        errstr_size) < 0)
         goto fail;
@@ -325,7 +326,7 @@ static int add_time(cJSON *o, const char *name, int64_t ms)
     if (!ms)
         return 0;
     return cJSON_AddStringToObject(o, name, util_format_time_ms(ms, tb, sizeof(tb))) ? 0
-                                                                                    : -1;
+                                                                                     : -1;
 }
 
 char *event_to_json(const struct event *ev)
@@ -414,12 +415,18 @@ int event_json_depth(const char *data, size_t len)
 const char *event_error_name(int err)
 {
     switch (err) {
-    case EVENT_ERR_TOO_LARGE: return "too_large";
-    case EVENT_ERR_UTF8: return "invalid_utf8";
-    case EVENT_ERR_TOO_DEEP: return "too_deep";
-    case EVENT_ERR_JSON: return "malformed_json";
-    case EVENT_ERR_SCHEMA: return "bad_schema";
-    default: return "invalid_event";
+    case EVENT_ERR_TOO_LARGE:
+        return "too_large";
+    case EVENT_ERR_UTF8:
+        return "invalid_utf8";
+    case EVENT_ERR_TOO_DEEP:
+        return "too_deep";
+    case EVENT_ERR_JSON:
+        return "malformed_json";
+    case EVENT_ERR_SCHEMA:
+        return "bad_schema";
+    default:
+        return "invalid_event";
     }
 }
 
@@ -528,7 +535,8 @@ bool event_is_final(const struct event *ev)
 
 bool event_is_failure(const struct event *ev)
 {
-    return ev->state && (strcmp(ev->state, "failure") == 0 || strcmp(ev->state, "error") == 0);
+    return ev->state &&
+           (strcmp(ev->state, "failure") == 0 || strcmp(ev->state, "error") == 0);
 }
 
 static const char *map_get(const cJSON *m, const char *name)

@@ -29,23 +29,23 @@ struct event_pull {
 
 /* Every char * is owned by the event and may be NULL unless said otherwise. */
 struct event {
-    int schema;         /* EVENT_SCHEMA_VERSION */
-    char *id;           /* never NULL: deterministic, "<prowjob name>:<state>" */
-    char *job;          /* never NULL: spec.job */
-    char *type;         /* never NULL: presubmit | postsubmit | periodic | batch */
-    char *state;        /* never NULL: triggered | pending | success | failure | ... */
-    char *build_id;     /* status.build_id */
-    char *prowjob;      /* metadata.name */
-    char *org;          /* refs.org, else extra_refs[0].org */
-    char *repo;         /* refs.repo, else extra_refs[0].repo */
-    char *base_ref;     /* branch, or the tag for tag-triggered postsubmits */
+    int schema;     /* EVENT_SCHEMA_VERSION */
+    char *id;       /* never NULL: deterministic, "<prowjob name>:<state>" */
+    char *job;      /* never NULL: spec.job */
+    char *type;     /* never NULL: presubmit | postsubmit | periodic | batch */
+    char *state;    /* never NULL: triggered | pending | success | failure | ... */
+    char *build_id; /* status.build_id */
+    char *prowjob;  /* metadata.name */
+    char *org;      /* refs.org, else extra_refs[0].org */
+    char *repo;     /* refs.repo, else extra_refs[0].repo */
+    char *base_ref; /* branch, or the tag for tag-triggered postsubmits */
     char *base_sha;
     struct event_pull *pulls;
     size_t npulls;
-    char *url;          /* Deck/Spyglass link */
-    char *description;  /* status.description */
-    char *cluster;      /* spec.cluster */
-    char *service;      /* derived (classify_service); never NULL after parsing */
+    char *url;             /* Deck/Spyglass link */
+    char *description;     /* status.description */
+    char *cluster;         /* spec.cluster */
+    char *service;         /* derived (classify_service); never NULL after parsing */
     int64_t start_ms;      /* epoch ms; 0 = unknown */
     int64_t completion_ms; /* epoch ms; 0 = unknown (still running) */
     int64_t event_ms;      /* event time: completion, else start, else observed */

@@ -22,7 +22,8 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
     if (rd_kafka_conf_set(conf, key, value, err, sizeof(err)) == RD_KAFKA_CONF_OK)
         return 0;
     if (kafka_prop_is_secret(key))
-        snprintf(errstr, errstr_size, "kafka property %s: invalid value (not shown)", key);
+        snprintf(errstr, errstr_size, "kafka property %s: invalid value (not shown)",
+                 key);
     else
         snprintf(errstr, errstr_size, "kafka property %s: %s", key, err);
     return -1;

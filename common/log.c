@@ -51,9 +51,10 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
     } else {
         char esc[8200];
         util_json_escape(msg, esc, sizeof(esc));
-        n = (size_t)snprintf(line, sizeof(line),
-                             "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":\"%s\",\"msg\":\"%s\"}\n",
-                             ts, level_names[level], log_prog, esc);
+        n = (size_t)snprintf(
+            line, sizeof(line),
+            "{\"ts\":\"%s\",\"level\":\"%s\",\"prog\":\"%s\",\"msg\":\"%s\"}\n", ts,
+            level_names[level], log_prog, esc);
     }
     if (n >= sizeof(line)) {
         n = sizeof(line) - 1;

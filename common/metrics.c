@@ -956,3 +956,17 @@ void metrics_http_stop(struct metrics_http *h)
     pthread_mutex_destroy(&h->errmu);
     free(h);
 }
+
+void metrics_count(struct metrics *m, const char *name, const char *help, const char *k1,
+                   const char *v1, const char *k2, const char *v2)
+{
+    char labels[512] = "";
+
+    if (!m)
+        return;
+    if (k1)
+        metrics_labels_add(labels, sizeof(labels), k1, v1);
+    if (k2)
+        metrics_labels_add(labels, sizeof(labels), k2, v2);
+    metrics_counter_add(m, name, help, 1, labels);
+}

@@ -67,6 +67,11 @@ int metrics_counter_add(struct metrics *m, const char *name, const char *help, d
 
 /* Set the gauge `name`{labels} to v (any value, NaN and infinities included).
  * Arguments and return as for metrics_counter_add(). */
+/* Add 1 to counter `name` with up to two labels (k1/k2 NULL for none). m may be
+ * NULL (nothing counted). */
+void metrics_count(struct metrics *m, const char *name, const char *help, const char *k1,
+                   const char *v1, const char *k2, const char *v2);
+
 int metrics_gauge_set(struct metrics *m, const char *name, const char *help, double v,
                       const char *labels);
 

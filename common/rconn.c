@@ -47,7 +47,8 @@ void rconn_fail(struct rconn *r, const char *why)
         r->ctx = NULL;
     }
     r->next_try_ms = util_mono_ms() + r->backoff_ms;
-    r->backoff_ms = r->backoff_ms * 2 > RCONN_BACKOFF_MAX ? RCONN_BACKOFF_MAX : r->backoff_ms * 2;
+    r->backoff_ms =
+        r->backoff_ms * 2 > RCONN_BACKOFF_MAX ? RCONN_BACKOFF_MAX : r->backoff_ms * 2;
 }
 
 /* Run one command given as argv; returns the reply (caller frees) or NULL. */
@@ -56,7 +57,8 @@ static redisReply *command(struct rconn *r, int argc, const char **argv)
     redisReply *rep = redisCommandArgv(r->ctx, argc, argv, NULL);
 
     if (!rep) {
-        snprintf(r->err, sizeof(r->err), "%s", r->ctx->errstr[0] ? r->ctx->errstr : "I/O error");
+        snprintf(r->err, sizeof(r->err), "%s",
+                 r->ctx->errstr[0] ? r->ctx->errstr : "I/O error");
         return NULL;
     }
     if (rep->type == REDIS_REPLY_ERROR) {
@@ -147,7 +149,8 @@ redisReply *rconn_eval(struct rconn *r, const char *lua, int argc, const char **
     for (int attempt = 0; attempt < 2; attempt++) {
         bool sha = idx >= 0 && attempt == 0;
         if (!(ctx = rconn_get(r))) {
-            snprintf(errstr, errstr_size, "redis: %s", r->err[0] ? r->err : "unavailable");
+            snprintf(errstr, errstr_size, "redis: %s",
+                     r->err[0] ? r->err : "unavailable");
             return NULL;
         }
         argv[0] = sha ? "EVALSHA" : "EVAL";

@@ -16,18 +16,18 @@
 #define RCONN_MAX_SCRIPTS 16
 
 struct rconn {
-    redisContext *ctx;            /* NULL while disconnected */
-    const char *host;             /* borrowed from the config */
+    redisContext *ctx; /* NULL while disconnected */
+    const char *host;  /* borrowed from the config */
     int port;
     int db;
-    const char *password;         /* borrowed; secret */
+    const char *password; /* borrowed; secret */
     int64_t timeout_ms;
-    int64_t next_try_ms;          /* monotonic; no reconnect before this */
+    int64_t next_try_ms; /* monotonic; no reconnect before this */
     int64_t backoff_ms;
     const char *scripts[RCONN_MAX_SCRIPTS]; /* borrowed Lua sources */
     char shas[RCONN_MAX_SCRIPTS][41];
     size_t nscripts;
-    char err[256];                /* last error, for logs and /readyz */
+    char err[256]; /* last error, for logs and /readyz */
 };
 
 /* Set up (no I/O). Strings are borrowed and must outlive the rconn. */

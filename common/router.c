@@ -10,16 +10,35 @@ const char *facts_get(const struct facts *f, enum field fld)
     const char *v = NULL;
 
     switch (fld) {
-    case FIELD_SERVICE: v = f->service; break;
-    case FIELD_REPO: v = f->ev->repo; break;
-    case FIELD_JOB: v = f->ev->job; break;
-    case FIELD_STAGE: v = f->stage; break;
-    case FIELD_TYPE: v = f->ev->type; break;
-    case FIELD_TIER: v = tier_name(f->tier); break;
-    case FIELD_STATE: v = f->ev->state; break;
-    case FIELD_ORG: v = f->ev->org; break;
-    case FIELD_BASE_REF: v = f->ev->base_ref; break;
-    case FIELD__COUNT: break;
+    case FIELD_SERVICE:
+        v = f->service;
+        break;
+    case FIELD_REPO:
+        v = f->ev->repo;
+        break;
+    case FIELD_JOB:
+        v = f->ev->job;
+        break;
+    case FIELD_STAGE:
+        v = f->stage;
+        break;
+    case FIELD_TYPE:
+        v = f->ev->type;
+        break;
+    case FIELD_TIER:
+        v = tier_name(f->tier);
+        break;
+    case FIELD_STATE:
+        v = f->ev->state;
+        break;
+    case FIELD_ORG:
+        v = f->ev->org;
+        break;
+    case FIELD_BASE_REF:
+        v = f->ev->base_ref;
+        break;
+    case FIELD__COUNT:
+        break;
     }
     return v ? v : "";
 }
@@ -47,18 +66,33 @@ static size_t add_unique(size_t *out, size_t n, size_t max, size_t idx)
     return n;
 }
 
-size_t router_route(const struct config *c, const struct facts *f, size_t *out, size_t max,
-                    int *route_line)
+size_t router_route(const struct config *c, const struct facts *f, size_t *out,
+                    size_t max, int *route_line)
+{
+    return router_route_ex(c, f, out, max, route_line, NULL);
+}
+
+size_t router_route_ex(const struct config *c, const struct facts *f, size_t *out,
+                       size_t max, int *route_line, bool *dropped)
 {
     size_t n = 0;
     bool matched = false;
 
     if (route_line)
         *route_line = 0;
+    if (dropped)
+        *dropped = false;
     for (size_t i = 0; i < c->nroutes; i++) {
         const struct route *r = &c->routes[i];
         if (!route_matches(r, f))
             continue;
+        if (r->drop) {
+            if (route_line)
+                *route_line = r->line;
+            if (dropped)
+                *dropped = true;
+            return 0;
+        }
         if (!matched && route_line)
             *route_line = r->line;
         matched = true;

@@ -2,6 +2,7 @@
 #ifndef HERALD_ROUTER_H
 #define HERALD_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "alert.h"
@@ -24,7 +25,13 @@ const char *facts_get(const struct facts *f, enum field fld);
  * continue: false matches; if none matched, the default receiver. Returns the count
  * (0 only when the config has no receivers). *route_line is set to the line of the
  * first matching route, 0 for the default (for explanations); may be NULL. */
-size_t router_route(const struct config *c, const struct facts *f, size_t *out, size_t max,
-                    int *route_line);
+size_t router_route(const struct config *c, const struct facts *f, size_t *out,
+                    size_t max, int *route_line);
+
+/* The same; a matching route with drop: true (or receivers: []) ends the walk: 0
+ * receivers, *dropped true (dropped may be NULL), *route_line its line (0 for the
+ * built-in route that drops presubmits when the config has no routes). */
+size_t router_route_ex(const struct config *c, const struct facts *f, size_t *out,
+                       size_t max, int *route_line, bool *dropped);
 
 #endif

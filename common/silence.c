@@ -212,7 +212,6 @@ int silence_setup(struct rconn *r)
     return 0;
 }
 
-
 /* "<prefix><what><id>" into buf. Returns 0, or -1 if it does not fit. */
 static int make_key(char *buf, size_t size, const char *prefix, const char *what,
                     const char *id, char *errstr, size_t errstr_size)

@@ -55,6 +55,7 @@ char *slack_escape(const char *s);
  * is optional for the others: when given, only its "View job" link is used).
  * Thread-safe (no shared state). Returns a new string (caller frees), or NULL when a
  * required input is missing or memory ran out. */
-char *slack_format(const struct alert *a, const struct receiver *r, const char *thread_ts);
+char *slack_format(const struct alert *a, const struct receiver *r,
+                   const char *thread_ts);
 
 #endif

@@ -234,7 +234,8 @@ static redisReply *run(struct rconn *r, int argc, const char **argv, size_t *len
                        char *errstr, size_t errstr_size)
 {
     if (rconn_script_index(r, storm_lua) < 0) {
-        snprintf(errstr, errstr_size, "storm: storm_setup() was not called on this rconn");
+        snprintf(errstr, errstr_size,
+                 "storm: storm_setup() was not called on this rconn");
         return NULL;
     }
     return rconn_eval(r, storm_lua, argc, argv, lens, errstr, errstr_size);

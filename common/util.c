@@ -277,11 +277,21 @@ void util_json_escape(const char *in, char *out, size_t size)
         const char *rep = NULL;
         size_t rl;
         switch (*p) {
-        case '"': rep = "\\\""; break;
-        case '\\': rep = "\\\\"; break;
-        case '\n': rep = "\\n"; break;
-        case '\r': rep = "\\r"; break;
-        case '\t': rep = "\\t"; break;
+        case '"':
+            rep = "\\\"";
+            break;
+        case '\\':
+            rep = "\\\\";
+            break;
+        case '\n':
+            rep = "\\n";
+            break;
+        case '\r':
+            rep = "\\r";
+            break;
+        case '\t':
+            rep = "\\t";
+            break;
         default:
             if (*p < 0x20) {
                 snprintf(tmp, sizeof(tmp), "\\u%04x", *p);
@@ -387,7 +397,8 @@ char *util_read_file(const char *path, size_t max, size_t *len, char *errstr,
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0) {
-        snprintf(errstr, errstr_size, "%s: %s", path, util_strerror(errno, eb, sizeof(eb)));
+        snprintf(errstr, errstr_size, "%s: %s", path,
+                 util_strerror(errno, eb, sizeof(eb)));
         return NULL;
     }
     buf_init(&b, max);
@@ -498,4 +509,102 @@ char *buf_detach(struct buf *b, size_t *len)
         *len = b->len;
     buf_init(b, b->max);
     return d;
+}
+
+int util_template_expand(const char *tpl, const char *const values[4], char *out,
+                         size_t size)
+{
+    static const char *const names[] = {"service", "stage", "repo", "org"};
+    size_t o = 0;
+
+    for (const char *p = tpl; *p;) {
+        const char *v = NULL;
+        size_t vl;
+        if (*p == '{') {
+            const char *end = strchr(p, '}');
+            if (!end)
+                return -1;
+            for (size_t i = 0; i < 4 && !v; i++)
+                if (strlen(names[i]) == (size_t)(end - p - 1) &&
+                    strncmp(p + 1, names[i], (size_t)(end - p - 1)) == 0)
+                    v = values && values[i] ? values[i] : "";
+            if (!v)
+                return -1;
+            p = end + 1;
+        } else {
+            v = p++;
+            vl = 1;
+            if (o + vl >= size)
+                return -1;
+            out[o++] = *v;
+            continue;
+        }
+        vl = strlen(v);
+        if (o + vl >= size)
+            return -1;
+        memcpy(out + o, v, vl);
+        o += vl;
+    }
+    if (o >= size)
+        return -1;
+    out[o] = '\0';
+    return 0;
+}
+
+int util_template_check(const char *tpl)
+{
+    static const char *const probe[4] = {"s", "s", "r", "o"};
+    char out[1024];
+
+    return util_template_expand(tpl, probe, out, sizeof(out));
+}
+
+int buf_json_str(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    char esc[8];
+    size_t start = b->len;
+
+    if (buf_append(b, "\"", 1) < 0)
+        return -1;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        const char *out = esc;
+        size_t n = 2;
+        esc[0] = '\\';
+        switch (*p) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            if (*p < 0x20) {
+                memcpy(esc, "\\u00", 4);
+                esc[4] = hex[*p >> 4];
+                esc[5] = hex[*p & 15];
+                n = 6;
+            } else {
+                out = (const char *)p;
+                n = 1;
+            }
+        }
+        if (buf_append(b, out, n) < 0)
+            goto fail;
+    }
+    if (buf_append(b, "\"", 1) == 0)
+        return 0;
+fail:
+    b->len = start;
+    b->data[start] = '\0';
+    return -1;
 }

@@ -67,6 +67,15 @@ char *util_read_file(const char *path, size_t max, size_t *len, char *errstr,
 /* Thread-safe strerror into buf; returns buf. */
 const char *util_strerror(int err, char *buf, size_t size);
 
+/* Channel templates: "#ack-{service}". The placeholders are {service}, {stage},
+ * {repo} and {org}. util_template_expand writes tpl with each placeholder replaced by
+ * values[i] (borrowed, NULL = "") in the order service, stage, repo, org into out
+ * (NUL-terminated). Returns 0, or -1 for an unknown or unclosed placeholder or if the
+ * result does not fit. util_template_check is 0 for a valid template. */
+int util_template_expand(const char *tpl, const char *const values[4], char *out,
+                         size_t size);
+int util_template_check(const char *tpl);
+
 /* A growable byte buffer with a hard limit (git's strbuf, curl's dynbuf).
  * Always NUL-terminated. Initialise with buf_init(); release with buf_release(). */
 struct buf {
@@ -84,6 +93,8 @@ void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s (NULL = "") as a JSON string, quoted and escaped. 0 or -1. */
+int buf_json_str(struct buf *b, const char *s);
 /* Take the data out: returns it (caller frees) and leaves b empty. */
 char *buf_detach(struct buf *b, size_t *len);
 

@@ -5,472 +5,311 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "config.h"
+#include "dag.h"
+#include "dests.h"
+#include "log.h"
+#include "silence.h"
 #include "util.h"
 
-#include "confirm.lua.h"
-#include "decide.lua.h"
-#include "flush.lua.h"
-#include "settle.lua.h"
+#include "engine.lua.h"
 
-#define EXPLAIN_TTL_S "604800" /* 7 days */
+#define ENGINE_NKEYS 17 /* KEY_JOBS .. KEY_GC, in that order */
+#define ENGINE_TOMBSTONE_MS                                                              \
+    86400000               /* wall: a finished source is remembered this long            \
+                            */
+#define ENGINE_ECO_LIST 20 /* members an ecosystem message lists in full */
 
-int engine_setup(struct rconn *r)
+/* The release DAG for the rules: {"stage": {"a": [ancestors], "s": [successors],
+ * "d": [descendants]}}. */
+static int put_dag(struct buf *b, const struct config *cfg)
 {
-    if (rconn_add_script(r, decide_lua) < 0 || rconn_add_script(r, confirm_lua) < 0 ||
-        rconn_add_script(r, flush_lua) < 0 || rconn_add_script(r, settle_lua) < 0)
-        return -1;
-    return 0;
-}
+    int rc = buf_puts(b, ",\"dag\":{");
 
-/* The SHA of one of our scripts on r (engine_setup registered it). */
-static const char *sha_of(const struct rconn *r, const char *lua)
-{
-    return rconn_sha(r, rconn_script_index(r, lua));
-}
-
-int engine_key(char *out, size_t size, const char *prefix, const char *what, const char *a)
-{
-    int n = snprintf(out, size, "%s%s:{%s}", prefix, what, a);
-    return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-int engine_release_key(char *out, size_t size, const char *prefix, const char *service,
-                       const char *version)
-{
-    int n = snprintf(out, size, "%srel:{%s|%s}", prefix, service, version);
-    return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-int engine_eco_key(char *out, size_t size, const char *prefix, const char *stage)
-{
-    return engine_key(out, size, prefix, "eco", stage);
-}
-
-const char *engine_verdict_name(enum engine_verdict v)
-{
-    static const char *const names[] = {"alert", "suppressed", "duplicate", "held",
-                                        "no-alert"};
-    return (unsigned)v < 5 ? names[v] : "no-alert";
-}
-
-void engine_decision_release(struct engine_decision *d)
-{
-    if (!d)
-        return;
-    cJSON_Delete(d->ts);
-    for (size_t i = 0; i < d->nlines; i++)
-        free(d->lines[i]);
-    free(d->lines);
-    d->ts = NULL;
-    d->lines = NULL;
-    d->nlines = 0;
-}
-
-/* ---- replies ---- */
-
-static int64_t rint64(const redisReply *r)
-{
-    long long v = 0;
-
-    if (!r)
-        return 0;
-    if (r->type == REDIS_REPLY_INTEGER)
-        return (int64_t)r->integer;
-    if (r->type == REDIS_REPLY_STRING && util_parse_int(r->str, INT64_MIN, INT64_MAX, &v) == 0)
-        return (int64_t)v;
-    return 0;
-}
-
-static void rstr(const redisReply *r, char *out, size_t size)
-{
-    snprintf(out, size, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "");
-}
-
-/* A JSON array of strings into *lines / *n (at most ENGINE_MAX_LINES). */
-static int parse_lines(const redisReply *r, char ***lines, size_t *n)
-{
-    cJSON *a = r && r->type == REDIS_REPLY_STRING ? cJSON_Parse(r->str) : NULL, *e;
-    size_t cnt = 0;
-
-    *lines = NULL;
-    *n = 0;
-    if (!cJSON_IsArray(a)) { /* Lua's cjson encodes an empty table as {} */
-        cJSON_Delete(a);
-        return 0;
-    }
-    if (!(*lines = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(char *)))) {
-        cJSON_Delete(a);
-        return -1;
-    }
-    cJSON_ArrayForEach(e, a) {
-        if (cJSON_IsString(e) && cnt < ENGINE_MAX_LINES && ((*lines)[cnt] = strdup(e->valuestring)))
-            cnt++;
-    }
-    *n = cnt;
-    cJSON_Delete(a);
-    return 0;
-}
-
-/* decide.lua's reply: {verdict, kind, reason, detail, nf, fft, ffb, sup, since,
- * started, more, ts JSON, lines JSON}. */
-static int parse_decision(const redisReply *r, struct engine_decision *d)
-{
-    memset(d, 0, sizeof(*d));
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 13)
-        return -1;
-    d->verdict = (enum engine_verdict)rint64(r->element[0]);
-    d->kind = (enum alert_kind)rint64(r->element[1]);
-    rstr(r->element[2], d->reason, sizeof(d->reason));
-    rstr(r->element[3], d->detail, sizeof(d->detail));
-    d->failures = rint64(r->element[4]);
-    d->failing_since = rint64(r->element[5]);
-    rstr(r->element[6], d->first_build, sizeof(d->first_build));
-    d->suppressed = rint64(r->element[7]);
-    d->suppressed_since = rint64(r->element[8]);
-    d->started = rint64(r->element[9]);
-    d->more = rint64(r->element[10]);
-    if (r->element[11]->type == REDIS_REPLY_STRING) {
-        d->ts = cJSON_Parse(r->element[11]->str);
-        if (d->ts && !cJSON_IsObject(d->ts)) {
-            cJSON_Delete(d->ts);
-            d->ts = NULL;
+    for (size_t i = 0; i < cfg->nrelease_stages && rc == 0; i++) {
+        bool anc[CLASSIFY_MAX_RULES] = {false}, succ[CLASSIFY_MAX_RULES] = {false},
+             desc[CLASSIFY_MAX_RULES] = {false};
+        const bool *sets[3] = {anc, succ, desc};
+        static const char *const names[3] = {"a", "s", "d"};
+        dag_ancestors(cfg, i, anc);
+        dag_successors(cfg, i, succ);
+        dag_descendants(cfg, i, desc);
+        rc = (i ? buf_puts(b, ",") : 0) ||
+             buf_json_str(b, cfg->release_stages[i].stage) || buf_puts(b, ":{");
+        for (int pass = 0; pass < 3 && rc == 0; pass++) {
+            const bool *set = sets[pass];
+            bool first = true;
+            rc = buf_printf(b, "%s\"%s\":[", pass ? "]," : "", names[pass]) < 0;
+            for (size_t j = 0; j < cfg->nrelease_stages && rc == 0; j++)
+                if (set[j]) {
+                    rc = (first ? 0 : buf_puts(b, ",")) ||
+                         buf_json_str(b, cfg->release_stages[j].stage);
+                    first = false;
+                }
         }
+        rc = rc || buf_puts(b, "]}");
     }
-    return parse_lines(r->element[12], &d->lines, &d->nlines);
+    return rc || buf_puts(b, "}");
 }
 
-/* Read n pipelined replies into rep[]. Returns 0; 1 if Redis lost the scripts
- * (restarted: reconnect and retry); -1 on an I/O or script error. */
-static int read_replies(redisContext *ctx, redisReply **rep, size_t n, char *errstr,
-                        size_t errstr_size)
+/* The rules' settings, built once: everything but the wall clock and the epoch. */
+static char *settings(const struct config *cfg, const char *name)
 {
-    int rc = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        void *p = NULL;
-        if (redisGetReply(ctx, &p) != REDIS_OK || !p) {
-            snprintf(errstr, errstr_size, "%s", ctx->errstr[0] ? ctx->errstr : "no reply");
-            return -1;
-        }
-        rep[i] = p;
-        if (rconn_is_noscript(rep[i])) {
-            if (rc == 0)
-                rc = 1;
-        } else if (rep[i]->type == REDIS_REPLY_ERROR && rc == 0) {
-            snprintf(errstr, errstr_size, "%.200s", rep[i]->str);
-            rc = -1;
-        }
-    }
-    return rc;
-}
-
-static void free_replies(redisReply **rep, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (rep[i])
-            freeReplyObject(rep[i]);
-        rep[i] = NULL;
-    }
-}
-
-/* A command builder per request: append request i to ctx. */
-typedef int (*append_fn)(struct rconn *r, redisContext *ctx, const void *arg, size_t i);
-
-/* Pipeline n commands and hand each reply to `take` (may be NULL). A NOSCRIPT reply
- * (Redis restarted) reconnects, which reloads the scripts, and retries once: every
- * script is atomic, so nothing ran. Returns 0 or -1 (the connection is reset). */
-static int pipeline(struct rconn *r, size_t n, append_fn append, const void *arg,
-                    int (*take)(const redisReply *rep, void *arg, size_t i), void *take_arg,
-                    char *errstr, size_t errstr_size)
-{
-    redisReply **rep;
-    redisContext *ctx;
-    int rc = -1;
-
-    if (n == 0)
-        return 0;
-    if (!(rep = calloc(n, sizeof(*rep)))) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
-    }
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (!(ctx = rconn_get(r))) {
-            snprintf(errstr, errstr_size, "%s", r->err);
-            break;
-        }
-        rc = 0;
-        for (size_t i = 0; i < n && rc == 0; i++)
-            if (append(r, ctx, arg, i) != REDIS_OK) {
-                snprintf(errstr, errstr_size, "%s", ctx->errstr);
-                rc = -1;
-            }
-        if (rc == 0)
-            rc = read_replies(ctx, rep, n, errstr, errstr_size);
-        for (size_t i = 0; rc == 0 && take && i < n; i++)
-            if (take(rep[i], take_arg, i) < 0) {
-                snprintf(errstr, errstr_size, "unexpected reply from a Herald script");
-                rc = -1;
-            }
-        free_replies(rep, n);
-        if (rc == 0)
-            break;
-        bool lost = rc == 1;
-        rconn_fail(r, lost ? "scripts lost (Redis restarted?)" : errstr);
-        rc = -1;
-        if (!lost)
-            break;
-        r->next_try_ms = 0;
-    }
-    free(rep);
-    return rc;
-}
-
-/* ---- decide ---- */
-
-struct decide_arg {
-    const char *prefix;
-    const struct config *cfg;
-    struct engine_req *reqs;
-};
-
-static int append_decide(struct rconn *r, redisContext *ctx, const void *arg, size_t i)
-{
-    const struct decide_arg *a = arg;
-    const struct config *cfg = a->cfg;
-    const struct engine_req *q = &a->reqs[i];
-    char t[24], n[16], win[24], ttl[24], rh[24], k[16], w[24], eh[24], wall[24], st[24];
-    int64_t longest = cfg->window_ms > cfg->eco_window_ms ? cfg->window_ms : cfg->eco_window_ms;
-
-    snprintf(t, sizeof(t), "%" PRId64, q->event_ms);
-    snprintf(n, sizeof(n), "%d", q->threshold);
-    snprintf(win, sizeof(win), "%" PRId64, cfg->window_ms);
-    /* State outlives its windows; Redis expiry only collects garbage. */
-    snprintf(ttl, sizeof(ttl), "%" PRId64, (int64_t)(2 * longest + 7 * 86400000LL));
-    snprintf(rh, sizeof(rh), "%" PRId64, cfg->release_hold_ms);
-    snprintf(k, sizeof(k), "%d", cfg->eco_services);
-    snprintf(w, sizeof(w), "%" PRId64, cfg->eco_window_ms);
-    snprintf(eh, sizeof(eh), "%" PRId64, cfg->eco_hold_ms);
-    snprintf(wall, sizeof(wall), "%" PRId64, util_now_ms());
-    snprintf(st, sizeof(st), "%" PRId64, cfg->stall_ms);
-    const char *argv[] = {"EVALSHA", sha_of(r, decide_lua), "1", q->key,
-                          a->prefix, q->event_id, q->cls, t, q->build ? q->build : "",
-                          n, win, ttl, q->service, q->stage, q->version, q->anc, q->succ,
-                          rh, q->eco ? "1" : "0", k, w, eh, q->payload, wall,
-                          q->silenced ? "1" : "0", q->job, q->state, st};
-    size_t lens[sizeof(argv) / sizeof(argv[0])];
-    for (size_t j = 0; j < sizeof(argv) / sizeof(argv[0]); j++)
-        lens[j] = j == 22 ? q->payload_len : strlen(argv[j]); /* payload: not a C string */
-    return redisAppendCommandArgv(ctx, (int)(sizeof(argv) / sizeof(argv[0])), argv, lens);
-}
-
-static int take_decide(const redisReply *rep, void *arg, size_t i)
-{
-    struct engine_req *reqs = arg;
-    return parse_decision(rep, &reqs[i].d);
-}
-
-int engine_decide(struct rconn *r, const char *prefix, const struct config *cfg,
-                  struct engine_req *reqs, size_t n, char *errstr, size_t errstr_size)
-{
-    struct decide_arg a = {prefix, cfg, reqs};
-    int rc = pipeline(r, n, append_decide, &a, take_decide, reqs, errstr, errstr_size);
-
-    if (rc < 0)
-        for (size_t i = 0; i < n; i++)
-            engine_decision_release(&reqs[i].d);
-    return rc;
-}
-
-/* ---- acks ---- */
-
-struct ack_arg {
-    const char *prefix;
-    const struct engine_ack *acks;
-};
-
-static int append_ack(struct rconn *r, redisContext *ctx, const void *arg, size_t i)
-{
-    const struct ack_arg *a = arg;
-    const struct engine_ack *k = &a->acks[i];
-    const char *argv[8 + 2 * 16];
-    char kind[8];
-    int c = 0;
-
-    argv[c++] = "EVALSHA";
-    if (k->held) {
-        argv[c++] = sha_of(r, settle_lua);
-        argv[c++] = "0";
-        argv[c++] = a->prefix;
-        argv[c++] = k->id;
-    } else {
-        snprintf(kind, sizeof(kind), "%d", (int)k->kind);
-        argv[c++] = sha_of(r, confirm_lua);
-        argv[c++] = "1";
-        argv[c++] = k->key;
-        argv[c++] = k->id;
-        argv[c++] = kind;
-        argv[c++] = k->rel;
-        argv[c++] = k->eco;
-    }
-    for (size_t j = 0; j < k->nts && j < 16; j++) {
-        argv[c++] = k->rcv[j];
-        argv[c++] = k->ts[j];
-    }
-    return redisAppendCommandArgv(ctx, c, argv, NULL);
-}
-
-int engine_ack(struct rconn *r, const char *prefix, const struct engine_ack *acks, size_t n,
-               char *errstr, size_t errstr_size)
-{
-    struct ack_arg a = {prefix, acks};
-    return pipeline(r, n, append_ack, &a, NULL, NULL, errstr, errstr_size);
-}
-
-/* ---- due ---- */
-
-struct due_arg {
-    const char *prefix;
-    int64_t now_ms, lease_ms;
-    size_t max;
-};
-
-static int append_due(struct rconn *r, redisContext *ctx, const void *arg, size_t i)
-{
-    const struct due_arg *a = arg;
-    char now[24], lease[24], max[24];
-
-    (void)i;
-    snprintf(now, sizeof(now), "%" PRId64, a->now_ms);
-    snprintf(lease, sizeof(lease), "%" PRId64, a->lease_ms);
-    snprintf(max, sizeof(max), "%zu", a->max);
-    const char *argv[] = {"EVALSHA", sha_of(r, flush_lua), "0", a->prefix, now, lease, max};
-    return redisAppendCommandArgv(ctx, 7, argv, NULL);
-}
-
-static int take_held(const redisReply *e, struct engine_held *h)
-{
-    if (e->type != REDIS_REPLY_ARRAY || e->elements < 9 ||
-        e->element[1]->type != REDIS_REPLY_STRING)
-        return -1;
-    rstr(e->element[0], h->id, sizeof(h->id));
-    if (!(h->event_json = strdup(e->element[1]->str)))
-        return -1;
-    h->failures = rint64(e->element[2]);
-    h->failing_since = rint64(e->element[3]);
-    rstr(e->element[4], h->first_build, sizeof(h->first_build));
-    h->threshold = (int)rint64(e->element[5]);
-    rstr(e->element[6], h->recovered, sizeof(h->recovered));
-    h->total_lines = rint64(e->element[8]);
-    return parse_lines(e->element[7], &h->lines, &h->nlines);
-}
-
-static int take_due(const redisReply *rep, void *arg, size_t i)
-{
-    struct engine_due *due = arg;
-    const redisReply *held, *stalls;
-
-    (void)i;
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3)
-        return -1;
-    due->clock = rint64(rep->element[0]);
-    held = rep->element[1];
-    stalls = rep->element[2];
-    if (held->type == REDIS_REPLY_ARRAY && held->elements) {
-        if (!(due->held = calloc(held->elements, sizeof(*due->held))))
-            return -1;
-        for (size_t j = 0; j < held->elements; j++)
-            if (take_held(held->element[j], &due->held[due->nheld++]) < 0)
-                return -1;
-    }
-    if (stalls->type == REDIS_REPLY_ARRAY && stalls->elements) {
-        if (!(due->stalls = calloc(stalls->elements, sizeof(char *))))
-            return -1;
-        for (size_t j = 0; j < stalls->elements; j++)
-            if (stalls->element[j]->type == REDIS_REPLY_STRING &&
-                (due->stalls[due->nstalls] = strdup(stalls->element[j]->str)))
-                due->nstalls++;
-    }
-    return 0;
-}
-
-int engine_due(struct rconn *r, const char *prefix, int64_t now_ms, int64_t lease_ms,
-               size_t max, struct engine_due *due, char *errstr, size_t errstr_size)
-{
-    struct due_arg a = {prefix, now_ms, lease_ms, max};
+    struct buf b;
+    char d[DESTS_MAX_LEN];
     int rc;
 
-    memset(due, 0, sizeof(*due));
-    if ((rc = pipeline(r, 1, append_due, &a, take_due, due, errstr, errstr_size)) < 0)
-        engine_due_release(due);
+    buf_init(&b, 1024 * 1024);
+    rc = buf_printf(&b,
+                    "{\"max\":%d,\"idle\":%" PRId64 ",\"tombstone\":%d,\"ttl\":%lld,"
+                    "\"hold\":%" PRId64 ",\"stall\":%" PRId64 ",\"explain\":1,\"rem\":[",
+                    ENGINE_MAX_STEP, cfg->wm_idle_ms, ENGINE_TOMBSTONE_MS,
+                    ENGINE_STATE_TTL_MS, cfg->release_hold_ms, cfg->stall_ms) < 0;
+    for (size_t i = 0; i < cfg->nreminders && !rc; i++)
+        rc = buf_printf(&b, "%s%" PRId64, i ? "," : "", cfg->reminders_ms[i]) < 0;
+    rc = rc || buf_printf(&b,
+                          "],\"eco\":{\"on\":%d,\"K\":%d,\"W\":%" PRId64
+                          ",\"hold\":%" PRId64 ",\"list\":%d",
+                          cfg->eco_on ? 1 : 0, cfg->eco_services, cfg->eco_window_ms,
+                          cfg->eco_hold_ms, ENGINE_ECO_LIST) < 0;
+    if (!rc && cfg->eco_receiver >= 0 &&
+        dests_format(&cfg->receivers[cfg->eco_receiver], NULL, d, sizeof(d)) == 0)
+        rc = buf_puts(&b, ",\"d\":[") || buf_json_str(&b, d) || buf_puts(&b, "]");
+    rc = rc || buf_puts(&b, "}") || put_dag(&b, cfg) || buf_puts(&b, ",\"name\":") ||
+         buf_json_str(&b, name);
+    if (rc) {
+        buf_release(&b);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
+}
+
+int engine_init(struct engine *e, struct rconn *r, const struct config *cfg,
+                const char *name, char *errstr, size_t errstr_size)
+{
+    memset(e, 0, sizeof(*e));
+    e->r = r;
+    if (keys_init(&e->keys, cfg->key_prefix) < 0) {
+        snprintf(errstr, errstr_size, "redis.key_prefix: longer than %d bytes",
+                 KEYS_MAX_PREFIX);
+        return -1;
+    }
+    if (rconn_add_script(r, engine_lua) < 0) {
+        snprintf(errstr, errstr_size, "cannot register the engine's script");
+        return -1;
+    }
+    if (!(e->cfg_json = settings(cfg, name))) {
+        snprintf(errstr, errstr_size, "out of memory for the rules' settings");
+        return -1;
+    }
+    return 0;
+}
+
+void engine_release(struct engine *e)
+{
+    if (!e)
+        return;
+    free(e->cfg_json);
+    e->cfg_json = NULL;
+}
+
+int engine_epoch(struct engine *e, bool create, char *errstr, size_t errstr_size)
+{
+    redisContext *ctx = rconn_get(e->r);
+    redisReply *rep = NULL;
+    char fresh[48], err[128];
+    int rc = -1;
+
+    if (!ctx) {
+        snprintf(errstr, errstr_size, "redis unreachable: %s", e->r->err);
+        return -1;
+    }
+    if (silence_make_id(fresh, err, sizeof(err)) < 0) {
+        snprintf(errstr, errstr_size, "no random epoch: %s", err);
+        return -1;
+    }
+    if (create)
+        rep = redisCommand(ctx, "HSETNX %s epoch %s", e->keys.name[KEY_META], fresh);
+    else
+        rep = redisCommand(ctx, "HEXISTS %s epoch", e->keys.name[KEY_META]);
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        snprintf(errstr, errstr_size, "redis: %s", rep ? rep->str : ctx->errstr);
+        rconn_fail(e->r, errstr);
+        goto out;
+    }
+    bool made = create && rep->integer == 1;
+    freeReplyObject(rep);
+    rep = redisCommand(ctx, "HGET %s epoch", e->keys.name[KEY_META]);
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        snprintf(errstr, errstr_size, "redis: %s", rep ? rep->str : ctx->errstr);
+        rconn_fail(e->r, errstr);
+        goto out;
+    }
+    snprintf(e->epoch, sizeof(e->epoch), "%s",
+             rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    rc = made ? 1 : 0;
+out:
+    if (rep)
+        freeReplyObject(rep);
     return rc;
 }
 
-void engine_due_release(struct engine_due *due)
+/* ---- the step's reply ---- */
+
+static long num(const cJSON *o, const char *k)
 {
-    if (!due)
-        return;
-    for (size_t i = 0; i < due->nheld; i++) {
-        struct engine_held *h = &due->held[i];
-        free(h->event_json);
-        for (size_t j = 0; j < h->nlines; j++)
-            free(h->lines[j]);
-        free(h->lines);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+}
+
+static cJSON *take_obj(cJSON *o, const char *k)
+{
+    cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(o, k);
+    if (v && !cJSON_IsObject(v) && !cJSON_IsArray(v)) { /* Lua's {} may come as [] */
+        cJSON_Delete(v);
+        v = NULL;
     }
-    free(due->held);
-    for (size_t i = 0; i < due->nstalls; i++)
-        free(due->stalls[i]);
-    free(due->stalls);
-    memset(due, 0, sizeof(*due));
+    return v;
 }
 
-/* ---- explain ---- */
-
-struct explain_arg {
-    const char *prefix;
-    const char *const *ids, *const *jsons;
-};
-
-static int append_explain(struct rconn *r, redisContext *ctx, const void *arg, size_t i)
+static int parse_out(const char *json, const struct engine_in *in, struct engine_out *out,
+                     char *errstr, size_t errstr_size)
 {
-    const struct explain_arg *a = arg;
-    char key[ENGINE_MAX_KEY];
+    cJSON *o = cJSON_Parse(json), *pins;
 
-    (void)r;
-    snprintf(key, sizeof(key), "%sexplain:%s", a->prefix, a->ids[i]);
-    const char *argv[] = {"SET", key, a->jsons[i], "EX", EXPLAIN_TTL_S};
-    return redisAppendCommandArgv(ctx, 5, argv, NULL);
+    memset(out, 0, sizeof(*out));
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        snprintf(errstr, errstr_size, "the engine's reply is not JSON");
+        return -1;
+    }
+    out->epoch_lost = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "epoch_lost"));
+    out->fast = num(o, "fast");
+    out->dup = num(o, "dup");
+    out->buffered = num(o, "buffered");
+    out->late = num(o, "late");
+    out->decided = num(o, "decided");
+    out->timers = num(o, "timers");
+    out->alerts = num(o, "alerts");
+    out->held = num(o, "held");
+    out->folded = num(o, "folded");
+    out->idle_sources = num(o, "idle_sources");
+    out->pending = num(o, "pending");
+    out->more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "more"));
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "wm");
+    out->wm = cJSON_IsNumber(w) ? (int64_t)w->valuedouble : 0;
+    out->clock = (int64_t)num(o, "clock");
+    out->suppressed = take_obj(o, "suppressed");
+    out->silences = take_obj(o, "silences");
+    out->kinds = take_obj(o, "kinds");
+    pins = cJSON_GetObjectItemCaseSensitive(o, "pins");
+    for (size_t i = 0; i < in->ntps && i < ENGINE_MAX_TPS; i++) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(pins, in->tps[i]);
+        out->pins[i] = cJSON_IsNumber(p) ? (int64_t)p->valuedouble : -1;
+    }
+    cJSON_Delete(o);
+    return 0;
 }
 
-int engine_explain(struct rconn *r, const char *prefix, const char *const *ids,
-                   const char *const *jsons, size_t n, char *errstr, size_t errstr_size)
+void engine_out_release(struct engine_out *o)
 {
-    struct explain_arg a = {prefix, ids, jsons};
-    return pipeline(r, n, append_explain, &a, NULL, NULL, errstr, errstr_size);
+    if (!o)
+        return;
+    cJSON_Delete(o->suppressed);
+    cJSON_Delete(o->silences);
+    cJSON_Delete(o->kinds);
+    o->suppressed = o->silences = o->kinds = NULL;
 }
 
-/* ---- partition progress ---- */
-
-struct parts_arg {
-    const char *prefix;
-    const char *const *names, *const *values;
-};
-
-static int append_part(struct rconn *r, redisContext *ctx, const void *arg, size_t i)
+/* The batch header: {"wm": [[source, partition, ms, final, partitions]...], "tps": [...]}
+ */
+static char *header(const struct engine_in *in)
 {
-    const struct parts_arg *a = arg;
-    char key[ENGINE_MAX_KEY];
+    struct buf b;
+    int rc;
 
-    (void)r;
-    snprintf(key, sizeof(key), "%sclock:parts", a->prefix);
-    const char *argv[] = {"HSET", key, a->names[i], a->values[i]};
-    return redisAppendCommandArgv(ctx, 4, argv, NULL);
+    buf_init(&b, 16 * 1024 * 1024);
+    rc = buf_puts(&b, "{\"wm\":[");
+    for (size_t i = 0; i < in->nwm && !rc; i++) {
+        const struct engine_wm *w = &in->wm[i];
+        rc = (i ? buf_puts(&b, ",") : 0) || buf_puts(&b, "[") ||
+             buf_json_str(&b, w->source) ||
+             buf_printf(&b, ",%" PRId32 ",%" PRId64 ",%d,%d]", w->partition, w->ms,
+                        w->final ? 1 : 0, w->partitions) < 0;
+    }
+    rc = rc || buf_puts(&b, "],\"tps\":[");
+    for (size_t i = 0; i < in->ntps && !rc; i++)
+        rc = (i ? buf_puts(&b, ",") : 0) || buf_json_str(&b, in->tps[i]);
+    if (rc || buf_puts(&b, "]}") < 0) {
+        buf_release(&b);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
 }
 
-int engine_parts(struct rconn *r, const char *prefix, const char *const *names,
-                 const char *const *values, size_t n, char *errstr, size_t errstr_size)
+int engine_step(struct engine *e, const struct engine_in *in, struct engine_out *out,
+                char *errstr, size_t errstr_size)
 {
-    struct parts_arg a = {prefix, names, values};
-    return pipeline(r, n, append_part, &a, NULL, NULL, errstr, errstr_size);
+    size_t argc = 2 + 1 + ENGINE_NKEYS + 2 + 10 * in->nev;
+    const char **argv = calloc(argc, sizeof(*argv));
+    size_t *lens = calloc(argc, sizeof(*lens));
+    char(*nums)[3][24] = calloc(in->nev + 1, sizeof(*nums));
+    char *cfg = NULL, *hdr = NULL, nk[8];
+    redisReply *rep = NULL;
+    size_t a = 2;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (!argv || !lens || !nums || !(hdr = header(in))) {
+        snprintf(errstr, errstr_size, "out of memory for a step of %zu events", in->nev);
+        goto out;
+    }
+    size_t cl = strlen(e->cfg_json) + 128;
+    if (!(cfg = malloc(cl)))
+        goto out;
+    snprintf(cfg, cl, "%s,\"wall\":%" PRId64 ",\"epoch\":\"%s\"}", e->cfg_json,
+             util_now_ms(), e->epoch);
+    snprintf(nk, sizeof(nk), "%d", ENGINE_NKEYS);
+    argv[a++] = nk;
+    for (int k = 0; k < ENGINE_NKEYS; k++)
+        argv[a++] = e->keys.name[k];
+    argv[a++] = cfg;
+    argv[a++] = hdr;
+    for (size_t i = 0; i < in->nev; i++) {
+        const struct engine_event *v = &in->ev[i];
+        snprintf(nums[i][0], sizeof(nums[i][0]), "%" PRId64, v->t);
+        snprintf(nums[i][1], sizeof(nums[i][1]), "%" PRId64, v->offset);
+        argv[a++] = v->id;
+        argv[a++] = nums[i][0];
+        argv[a++] = v->key;
+        argv[a++] = v->cls;
+        argv[a++] = v->rel ? "1" : "0";
+        argv[a++] = v->tp;
+        argv[a++] = nums[i][1];
+        argv[a++] = v->bkey;
+        argv[a++] = v->facts;
+        lens[a] = v->payload_len;
+        argv[a++] = v->payload;
+    }
+    for (size_t i = 0; i < a; i++)
+        if (!lens[i] && argv[i])
+            lens[i] = strlen(argv[i]);
+    rep = rconn_eval(e->r, engine_lua, (int)a, argv, lens, errstr, errstr_size);
+    if (!rep)
+        goto out;
+    if (rep->type != REDIS_REPLY_STRING) {
+        snprintf(errstr, errstr_size, "the engine's reply is not a string");
+        goto out;
+    }
+    rc = parse_out(rep->str, in, out, errstr, errstr_size);
+out:
+    if (rep)
+        freeReplyObject(rep);
+    free(argv);
+    free(lens);
+    free(nums);
+    free(cfg);
+    free(hdr);
+    return rc;
 }

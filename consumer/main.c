@@ -67,7 +67,8 @@ static int check_config(const char *path)
         return 1;
     }
     printf("%s: ok (%zu receivers, %zu routes, %zu stages, dedup window %lld s)\n", path,
-           c->nreceivers, c->nroutes, c->classify.nstages, (long long)(c->window_ms / 1000));
+           c->nreceivers, c->nroutes, c->classify.nstages,
+           (long long)(c->window_ms / 1000));
     config_free(c);
     return 0;
 }
@@ -91,11 +92,20 @@ int main(int argc, char **argv)
     log_init("herald-consumer", LOG_INFO, LOG_JSON);
     while ((opt = getopt_long(argc, argv, "c:n:h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c': path = optarg; break;
-        case 'n': name = optarg; break;
-        case 'C': return check_config(optarg);
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 1;
+        case 'c':
+            path = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'C':
+            return check_config(optarg);
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
         }
     }
     if (!path || optind != argc) {

@@ -751,7 +751,8 @@ static int parse_args(int argc, char **argv, struct slackd_conf *conf)
         if (strcmp(a, "--listen") == 0) {
             conf->any_addr = colon && colon - v == 7 && strncmp(v, "0.0.0.0", 7) == 0;
             if (colon == NULL ||
-                (!conf->any_addr && (colon - v != 9 || strncmp(v, "127.0.0.1", 9) != 0)) ||
+                (!conf->any_addr &&
+                 (colon - v != 9 || strncmp(v, "127.0.0.1", 9) != 0)) ||
                 util_parse_int(colon + 1, 0, 65535, &n) != 0) {
                 fprintf(stderr,
                         "herald-slackd: --listen '%s': want 127.0.0.1:PORT (loopback "

@@ -815,6 +815,47 @@ def run_producer(logdir, brokers, docs=None, path=None, speed=0, extra=(), topic
     return rc, stdout, stderr
 
 
+class LiveSource:
+    """herald-producer reading a stream on stdin, kept open: a live source whose
+    watermark follows the newest event time sent minus `lateness` (docs/rules.md "Event
+    time"). send() publishes ProwJobs as they are written; close() ends the stream
+    (its final watermark releases everything still held) and returns the exit status."""
+
+    def __init__(self, logdir, brokers, lateness="1h", extra=()):
+        argv = [binary("herald-producer"), "-b", brokers, "--lateness", lateness]
+        argv += list(extra) + ["-"]
+        self.out_path = logdir.file("live-producer.out")
+        self.err_path = logdir.file("live-producer.err")
+        self._out = open(self.out_path, "wb")
+        self._err = open(self.err_path, "wb")
+        self._err.write(("$ " + " ".join(argv) + "\n").encode())
+        self._err.flush()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=self._out,
+                                     stderr=self._err, start_new_session=True)
+        _LIVE[self.proc.pid] = self.proc
+
+    def send(self, docs):
+        for d in docs:
+            self.proc.stdin.write((json.dumps(d) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def close(self, timeout=PRODUCER_TIMEOUT):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        _LIVE.pop(self.proc.pid, None)
+        self._out.close()
+        self._err.close()
+        return self.proc.returncode
+
+
 _SUMMARY = re.compile(r"herald-producer: read (\d+), published (\d+), rejected (\d+), "
                       r"undelivered (\d+)")
 
@@ -934,6 +975,12 @@ class HeraldTestCase(unittest.TestCase):
             self.assertEqual(rc, expect_rc, "herald-producer exit %s\nstdout: %s\nstderr: %s"
                              % (rc, out[-2000:], err[-2000:]))
         return rc, out, err
+
+    def live(self, lateness="1h", extra=()):
+        """A LiveSource on this test's broker, closed when the test ends."""
+        src = LiveSource(self.logs, self.broker.bootstrap, lateness=lateness, extra=extra)
+        self.addCleanup(src.close)
+        return src
 
     def assert_quiet(self, count, channel=None, quiet=2.0):
         """Assert that exactly `count` messages are (and stay, for `quiet` s) recorded."""

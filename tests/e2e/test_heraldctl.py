@@ -290,7 +290,7 @@ class HeraldctlTest(unittest.TestCase):
                     "silence": "0a1b2c3d4e5f", "decided_at": 1795587013512,
                     "receivers": ["ack-s3"], "window": {"start_ms": 1795587000000, "n": 3}}
         stored = json.dumps(decision)
-        self.redis.command("SET", self.prefix + "explain:abc:failure", stored, "PX", WEEK_MS)
+        self.redis.command("HSET", self.prefix + "explain", "abc:failure", stored)
         rc, out, err = self.ctl("explain", "abc:failure", expect=0)
         lines = out.splitlines()
         self.assertEqual(lines, [
@@ -314,7 +314,7 @@ class HeraldctlTest(unittest.TestCase):
 
         rc, out, err = self.ctl("explain", "nope:failure", expect=1)
         self.assertIn("heraldctl: no decision recorded for nope:failure "
-                      "(decisions are kept 7 days)", err)
+                      "(decisions are kept 14 days of event time", err)
         self.assertEqual(out, "")
         self.ctl("explain", expect=1)
 

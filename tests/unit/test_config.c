@@ -210,7 +210,8 @@ static void test_load_example_env_unset(void **state)
     setenv("SLACK_ACK_CI_URL", URL_CI, 1);
     assert_null(c);
     char where[64];
-    snprintf(where, sizeof(where), "%s:%d: ", EXAMPLE, line_of(EXAMPLE, "url_env: SLACK_ACK_CI_URL"));
+    snprintf(where, sizeof(where), "%s:%d: ", EXAMPLE,
+             line_of(EXAMPLE, "url_env: SLACK_ACK_CI_URL"));
     assert_non_null(strstr(err, where));
     assert_non_null(strstr(err, "url_env"));
     assert_non_null(strstr(err, "SLACK_ACK_CI_URL is not set"));
@@ -241,8 +242,16 @@ static void test_parse_minimal_and_defaults(void **state)
     assert_null(c->receivers[0].channel);
     /* no default_receiver: the first receiver */
     assert_int_equal(c->default_receiver, 0);
-    assert_int_equal(c->nroutes, 0);
+    /* no routes: section: the built-in route drops presubmits and batches */
+    assert_int_equal(c->nroutes, 1);
+    assert_true(c->routes[0].drop);
+    assert_int_equal(c->routes[0].match[FIELD_TYPE].n, 2);
     assert_int_equal(c->window_ms, 3600000);
+    assert_int_equal(c->nreminders, 3);
+    assert_int_equal(c->reminders_ms[0], 3600000);
+    assert_int_equal(c->reminders_ms[1], 4 * 3600000);
+    assert_int_equal(c->reminders_ms[2], 24 * 3600000);
+    assert_int_equal(c->wm_idle_ms, 120000);
     assert_int_equal(c->classify.nstages, classify_default()->nstages);
     assert_string_equal(c->dead_letter_topic, "herald.dead-letter");
     config_free(c);
@@ -353,14 +362,15 @@ static void test_error_bad_values(void **state)
     expect_error("dedup:\n  window: 1 hour\n",
                  "t.yaml:2: ", "dedup.window: not a duration: \"1 hour\"", NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\ndedup:\n  window: 10ms\n",
-                 "t.yaml:5: ", "dedup.window: must be at least 1000 ms", NULL);
+                 "t.yaml:5: ", "dedup.window: must be at least 60000 ms", NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\nredis:\n  port: 70000\n",
                  "t.yaml:5: ", "redis.port: expected an integer from 1 to 65535", NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\nredis:\n  port: [1]\n",
                  "t.yaml:5: ", "redis.port: expected a single value", NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\nrelease:\n  stages:\n"
                  "    - { stage: b, after: [a] }\n",
-                 "t.yaml:6: ", "release.stages[].after: \"a\" is not listed before \"b\"", NULL);
+                 "t.yaml:6: ", "release.stages[].after: \"a\" is not listed before \"b\"",
+                 NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\necosystem:\n"
                  "  receiver: nobody\n",
                  "t.yaml:5: ", "ecosystem.receiver: no receiver named \"nobody\"", NULL);
@@ -368,10 +378,21 @@ static void test_error_bad_values(void **state)
                  "t.yaml:5: ", "storm.rate: expected messages per second", NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\ndedup:\n"
                  "  failures_to_alert: 0\n",
-                 "t.yaml:5: ", "dedup.failures_to_alert: expected an integer from 1", NULL);
+                 "t.yaml:5: ", "dedup.failures_to_alert: expected an integer from 1",
+                 NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\ndedup:\n"
                  "  alert_states: [failure, pending]\n",
-                 "t.yaml:5: ", "\"pending\" is not a final job state", NULL);
+                 "t.yaml:5: ", "\"pending\" is not a state of a failed run", NULL);
+    /* success would make every run an alert: refused, not accepted quietly */
+    expect_error("receivers:\n  - name: a\n    url: http://h/a\ndedup:\n"
+                 "  alert_states: [failure, success]\n",
+                 "t.yaml:5: ", "\"success\" is not a state of a failed run", NULL);
+    expect_error("receivers:\n  - name: a\n    url: http://h/a\ndedup:\n"
+                 "  reminders: [1h, soon]\n",
+                 "t.yaml:5: ", "dedup.reminders: \"soon\" is not a duration", NULL);
+    expect_error("receivers:\n  - name: a\n    url: http://h/a\ndedup:\n"
+                 "  window: 1h\n  reminders: [1h]\n",
+                 "dedup.window: give reminders or window, not both", NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\nroutes:\n"
                  "  - receivers: [a]\n    continue: maybe\n",
                  "t.yaml:6: ", "routes[].continue: expected true or false", NULL);
@@ -395,7 +416,18 @@ static void test_error_receivers(void **state)
                  "t.yaml:6: ", "routes[].receivers: no receiver named \"b\"", NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\nroutes:\n"
                  "  - match: { tier: critical }\n",
-                 "t.yaml:5: ", "a route needs at least one receiver", NULL);
+                 "t.yaml:5: ", "a route needs receivers, or receivers: []", NULL);
+    expect_error("receivers:\n  - name: a\n    url: http://h/a\nroutes:\n"
+                 "  - match: { type: presubmit }\n    receivers: [a]\n    drop: true\n",
+                 "t.yaml:5: ", "drop: true and receivers contradict each other", NULL);
+    /* a channel template needs the Web API: a webhook's URL decides its channel */
+    expect_error(
+        "receivers:\n  - name: a\n    url: http://h/a\n    channel: \"#ack-{service}\"\n",
+        "t.yaml:4: ", "a channel template needs type webapi", NULL);
+    expect_error("receivers:\n  - name: a\n    type: webapi\n    token: x\n"
+                 "    channel: \"#ack-{servce}\"\n",
+                 "t.yaml:5: ", "a channel template needs type webapi and only {service}",
+                 NULL);
     expect_error("receivers:\n  - name: a\n    url: http://h/a\ndefault_receiver: z\n",
                  "t.yaml:4: ", "default_receiver: no receiver named \"z\"", NULL);
     /* a receiver without url */
@@ -647,6 +679,34 @@ static void test_secret_never_in_errors(void **state)
 
 /* ---- field names ---- */
 
+/* Issue 8: drop routes, per-service channels from one Web API receiver, reminders. */
+static void test_drop_templates_reminders(void **state)
+{
+    char err[4096];
+    struct config *c;
+
+    (void)state;
+    c = parse("receivers:\n"
+              "  - { name: ack, type: webapi, token: t, channel: \"#ack-{service}\" }\n"
+              "routes:\n"
+              "  - match: { type: [presubmit, batch] }\n    drop: true\n"
+              "  - match: { job: noisy-* }\n    receivers: []\n"
+              "  - receivers: [ack]\n"
+              "dedup:\n  reminders: [2h, 1d]\n",
+              err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(c->nroutes, 3);
+    assert_true(c->routes[0].drop);
+    assert_true(c->routes[1].drop);
+    assert_false(c->routes[2].drop);
+    assert_string_equal(c->receivers[0].channel, "#ack-{service}");
+    assert_int_equal(c->nreminders, 2);
+    assert_int_equal(c->reminders_ms[0], 2 * 3600000);
+    assert_int_equal(c->reminders_ms[1], 24 * 3600000);
+    assert_int_equal(c->window_ms, 2 * 3600000);
+    config_free(c);
+}
+
 static void test_field_names(void **state)
 {
     (void)state;
@@ -678,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_kafka_property_secret),
         cmocka_unit_test(test_url_file),
         cmocka_unit_test(test_secret_never_in_errors),
+        cmocka_unit_test(test_drop_templates_reminders),
         cmocka_unit_test(test_field_names),
     };
 

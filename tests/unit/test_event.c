@@ -732,7 +732,8 @@ static void test_from_json_error_codes(void **state)
         {"{\"schema\":2}", EVENT_ERR_SCHEMA, "bad_schema"},
         {"{\"schema\":1,\"id\":7}", EVENT_ERR_INVALID, "invalid_event"},
         {"{\"schema\":1,\"id\":\"\xff\"}", EVENT_ERR_UTF8, "invalid_utf8"},
-        {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+        {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+         "]",
          EVENT_ERR_TOO_DEEP, "too_deep"},
     };
     struct event ev;
@@ -740,7 +741,8 @@ static void test_from_json_error_codes(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int rc = event_from_json(&ev, cases[i].json, strlen(cases[i].json), err, sizeof(err));
+        int rc =
+            event_from_json(&ev, cases[i].json, strlen(cases[i].json), err, sizeof(err));
         if (rc != cases[i].code)
             fail_msg("%s: got %d (%s), want %d", cases[i].json, rc, err, cases[i].code);
         assert_string_equal(event_error_name(rc), cases[i].name);

@@ -1,6 +1,8 @@
 /* explain_cmd.c -- heraldctl explain EVENT_ID: why the consumer decided what it did
- * with one event. The consumer stores its decision as a JSON object in
- * "<prefix>explain:<event id>" (kept 7 days); this prints it one "key: value" a line.
+ * with one event. The engine stores its decision as a JSON object in field <event id>
+ * of the hash "<prefix>explain" (common/keys.h; kept 14 days of event time); this
+ * prints it one "key: value" a line. Events that could change nothing (a success of a
+ * healthy job) are not decided one by one, so they have no record.
  */
 #include <getopt.h>
 #include <math.h>
@@ -11,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "ctl.h"
+#include "keys.h"
 #include "util.h"
 
 #define EXPLAIN_MAX_KEY 1024
@@ -110,27 +113,31 @@ int ctl_explain(struct ctl *c, int argc, char **argv)
     if (argc - optind != 1)
         return ctl_usage_error("explain: needs exactly one EVENT_ID");
     id = argv[optind];
-    n = snprintf(key, sizeof(key), "%sexplain:%s", c->prefix, id);
+    struct keys keys;
+    if (keys_init(&keys, c->prefix) < 0)
+        return ctl_usage_error("explain: key prefix too long");
+    n = snprintf(key, sizeof(key), "%s", keys.name[KEY_EXPLAIN]);
     if (n < 0 || (size_t)n >= sizeof(key))
-        return ctl_usage_error("explain: event id too long");
+        return ctl_usage_error("explain: key prefix too long");
     if ((status = ctl_connect(c)) != CTL_OK)
         return status;
     ctx = c->r.ctx;
     {
-        const char *cmd[] = {"GET", key};
-        rep = redisCommandArgv(ctx, 2, cmd, NULL);
+        const char *cmd[] = {"HGET", key, id};
+        rep = redisCommandArgv(ctx, 3, cmd, NULL);
     }
     if (!rep) {
         rconn_fail(&c->r, ctx->errstr[0] ? ctx->errstr : "I/O error");
         return ctl_fail(c, c->r.err);
     }
     if (rep->type == REDIS_REPLY_ERROR) {
-        fprintf(stderr, "heraldctl: GET %s: %.200s\n", key, rep->str);
+        fprintf(stderr, "heraldctl: HGET %s: %.200s\n", key, rep->str);
         status = CTL_USAGE;
     } else if (rep->type == REDIS_REPLY_NIL) {
         fprintf(stderr,
-                "heraldctl: no decision recorded for %s (decisions are kept 7 "
-                "days)\n",
+                "heraldctl: no decision recorded for %s (decisions are kept 14 days of "
+                "event time; a success of a healthy job changes nothing and is not "
+                "recorded)\n",
                 id);
         status = CTL_USAGE;
     } else if (rep->type != REDIS_REPLY_STRING) {
