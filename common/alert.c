@@ -18,12 +18,20 @@ int tier_parse(const char *s)
     return -1;
 }
 
-static const char *const kind_names[] = {
-    "failure",   "recovered",           "reminder", "digest", "consequence",
+static const char *const kind_names[ALERT_KIND_COUNT] = {
+    "failure",   "recovered",           "reminder", "consequence",
     "ecosystem", "ecosystem-recovered", "stalled"};
 
 const char *alert_kind_name(enum alert_kind k)
 {
     return (unsigned)k < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[k]
                                                                     : "failure";
+}
+
+int alert_kind_parse(const char *s)
+{
+    for (int i = 0; s && i < ALERT_KIND_COUNT; i++)
+        if (strcmp(kind_names[i], s) == 0)
+            return i;
+    return -1;
 }

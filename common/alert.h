@@ -6,7 +6,6 @@
  *   release    FAILURE with `related` consequences, CONSEQUENCE, STALLED
  *                                                  one service + version
  *   ecosystem  ECOSYSTEM, ECO_RECOVERED            K services, one stage
- * and DIGEST, what storm control folded.
  */
 #ifndef HERALD_ALERT_H
 #define HERALD_ALERT_H
@@ -23,7 +22,6 @@ enum alert_kind {
     ALERT_FAILURE = 0,   /* a job started failing (after its threshold) */
     ALERT_RECOVERED,     /* a job that alerted succeeded again */
     ALERT_REMINDER,      /* still failing after the repeat interval */
-    ALERT_DIGEST,        /* storm control: alerts the rate limit held back */
     ALERT_CONSEQUENCE,   /* a release's downstream stage failed after its upstream */
     ALERT_ECOSYSTEM,     /* K or more services failed the same stage within W */
     ALERT_ECO_RECOVERED, /* every service of an ecosystem incident recovered */
@@ -97,8 +95,12 @@ struct alert {
 const char *tier_name(enum tier t);
 int tier_parse(const char *s);
 
-/* "failure", "recovered", "reminder", "digest", "consequence", "ecosystem",
- * "ecosystem-recovered", "stalled" (metric labels, logs). */
+/* "failure", "recovered", "reminder", "consequence", "ecosystem",
+ * "ecosystem-recovered", "stalled" (metric labels, logs); alert_kind_parse is the
+ * reverse (-1 for an unknown name). */
 const char *alert_kind_name(enum alert_kind k);
+int alert_kind_parse(const char *s);
+
+#define ALERT_KIND_COUNT 7
 
 #endif

@@ -24,26 +24,12 @@ static int64_t num(const cJSON *o, const char *k)
     return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
 }
 
-static const char *const kinds[] = {
-    [ALERT_FAILURE] = "failure",
-    [ALERT_RECOVERED] = "recovered",
-    [ALERT_REMINDER] = "reminder",
-    [ALERT_DIGEST] = "digest",
-    [ALERT_CONSEQUENCE] = "consequence",
-    [ALERT_ECOSYSTEM] = "ecosystem",
-    [ALERT_ECO_RECOVERED] = "ecosystem-recovered",
-    [ALERT_STALLED] = "stalled",
-};
-
+/* The record's kind: an alert kind, or "ecosystem-update" (an ECOSYSTEM message with
+ * the incident's current state). -1 if unknown. */
 static int kind_of(const char *k, bool *update)
 {
     *update = k && strcmp(k, "ecosystem-update") == 0;
-    if (*update)
-        return ALERT_ECOSYSTEM;
-    for (size_t i = 0; k && i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        if (kinds[i] && strcmp(kinds[i], k) == 0)
-            return (int)i;
-    return -1;
+    return *update ? ALERT_ECOSYSTEM : alert_kind_parse(k);
 }
 
 /* A JSON array of strings as a borrowed array (at most RENDER_MAX_LINES). */
@@ -370,6 +356,7 @@ char *render_summary(const struct rendered *r, const char *dest)
         return NULL;
     cJSON_AddStringToObject(o, "dest", dest);
     cJSON_AddStringToObject(o, "kind", r->kind);
+    cJSON_AddStringToObject(o, "thread", r->thread);
     cJSON_AddStringToObject(o, "incident", r->inc);
     cJSON_AddStringToObject(o, "subject", r->has_ev ? r->ev.job : a->stage);
     cJSON_AddStringToObject(o, "service", a->service);

@@ -801,8 +801,8 @@ static void test_format_ecosystem(void **state)
                         "and 9 more");
     t = line_with(root, "context", "services within");
     assert_string_equal(
-        t, "14 services within 30 min since 2026-11-25T10:00:00Z. Per-service "
-           "alerts for this stage are held while the incident is open.");
+        t, "14 services within 30 min since 2026-11-25T10:00:00Z. Their per-service "
+           "alerts are folded into this one; services that fail the same way join it.");
     cJSON_Delete(root);
 
     a.more = 0;
@@ -814,7 +814,7 @@ static void test_format_ecosystem(void **state)
                         ":rotating_light: Ecosystem: 5 services failing e2e");
     assert_string_equal(line_with(root, "section", "Services"),
                         "*Services failing:*\ns3, ec2, rds, iam, lambda");
-    assert_non_null(line_with(root, "context", "5 services. Per-service alerts"));
+    assert_non_null(line_with(root, "context", "5 services. Their per-service alerts"));
     assert_string_equal(color_of(root), "#e8a317");
     cJSON_Delete(root);
 }
@@ -885,73 +885,75 @@ static void test_format_stalled(void **state)
     cJSON_Delete(root);
 }
 
-static void test_format_digest(void **state)
+/* An ecosystem alert names every member with its version, link and consequences, and
+ * collapses past SLACK_ECO_SHOW; event text in a member is escaped. */
+static void test_format_ecosystem_members(void **state)
 {
-    const char *lines[20];
-    char text[20][48];
+    static const char *const cons[] = {
+        "chart-update: update-ack-chart failure (build 9)"};
+    struct alert_member m[30];
+    char svc[30][16], url[30][64];
     struct alert a;
     cJSON *root;
     const char *t;
     (void)state;
 
-    for (int i = 0; i < 20; i++) {
-        snprintf(text[i], sizeof(text[i]), "svc%d: svc%d-e2e failure", i, i);
-        lines[i] = text[i];
+    for (int i = 0; i < 30; i++) {
+        snprintf(svc[i], sizeof(svc[i]), "svc%02d", i);
+        snprintf(url[i], sizeof(url[i]), "https://prow.example/view/%d", i);
+        m[i] = (struct alert_member){
+            svc[i], "v1.2.3", "svc-post-submit", "77", url[i], cons, 1, i == 3};
     }
+    m[5].job = "<!channel> job";
     fill_alert(&a, NULL);
-    a.kind = ALERT_DIGEST;
-    a.tier = TIER_WARNING;
-    a.service = "";
-    a.stage = "";
-    a.suppressed = 30;
-    a.suppressed_since_ms = T0;
-    a.lines = lines;
-    a.nlines = 20;
-    a.more = 10;
-    a.extra = "see <https://runbook.example/storm|runbook>";
-    root = format_parse(&a, &s_api, NULL, NULL);
-    assert_string_equal(header_text(root), "30 alerts folded into this digest");
-    assert_string_equal(
-        str_of(root, "text"),
-        ":large_orange_circle: [warning] 30 alerts folded into this digest");
-    assert_string_equal(str_of(root, "channel"), "C0123");
-    t = block_text(root, "section", 0);
+    a.kind = ALERT_ECOSYSTEM;
+    a.stage = "post-submit";
+    a.members = m;
+    a.nmembers = 8;
+    a.link = "https://herald.example/?stage=post-submit";
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_string_equal(header_text(root),
+                        ":rotating_light: Ecosystem: 8 services failing post-submit");
+    t = line_with(root, "section", "Services failing");
     assert_non_null(t);
+    assert_non_null(strstr(t, "\xe2\x80\xa2 *svc00* v1.2.3 \xc2\xb7 "
+                              "<https://prow.example/view/0|svc-post-submit> build 77"));
+    assert_non_null(
+        strstr(t, "\xe2\x86\xb3 chart-update: update-ack-chart failure (build 9)"));
+    assert_non_null(strstr(t, "*svc03* v1.2.3"));
+    assert_non_null(strstr(t, "build 77 \xe2\x80\x94 recovered"));
+    assert_null(strstr(t, "<!channel>"));
+    assert_non_null(strstr(t, "&lt;!channel&gt; job"));
+    assert_int_equal(count_str(t, "\xe2\x80\xa2 "), 8);
+    assert_non_null(line_with(root, "context", "On the dashboard"));
+    cJSON_Delete(root);
+
+    a.nmembers = 30; /* collapsed: the rest counted, with the dashboard's full list */
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    t = line_with(root, "section", "Services failing");
     assert_int_equal(count_str(t, "\xe2\x80\xa2 "), 20);
-    assert_non_null(strstr(t, "\xe2\x80\xa2 svc19: svc19-e2e failure\n"));
-    assert_non_null(strstr(t, "10 more"));
-    assert_int_equal(more_of(t), 10);
-    t = line_with(root, "context", "rate limit");
-    assert_string_equal(t, "Held back by the rate limit \xc2\xb7 warning \xc2\xb7 since "
-                           "2026-11-25T10:00:00Z");
-    assert_null(strstr(t, "Service"));
-    assert_null(strstr(t, "stage"));
-    assert_string_equal(line_with(root, "context", "runbook"),
-                        "see <https://runbook.example/storm|runbook>");
+    assert_non_null(
+        strstr(t, "and 10 more (<https://herald.example/?stage=post-submit|"));
+    assert_true(strlen(t) <= 3000);
     cJSON_Delete(root);
+}
 
-    /* service and stage when set; everything listed: no "more" */
-    a.service = "s3";
-    a.stage = "e2e";
-    a.suppressed = 20;
-    a.more = 0;
-    a.extra = NULL;
+/* A held alert whose job passed meanwhile says so; the build id is event text. */
+static void test_format_passed_again(void **state)
+{
+    struct event ev;
+    struct alert a;
+    cJSON *root;
+    (void)state;
+
+    fill_event(&ev);
+    fill_alert(&a, &ev);
+    a.passed_build = "<!channel> 42";
+    a.passed_ms = T0;
     root = format_parse(&a, &s_hook, NULL, NULL);
-    assert_string_equal(str_of(root, "text"),
-                        ":large_orange_circle: [warning] s3 \xc2\xb7 e2e: "
-                        "20 alerts folded into this digest");
     assert_string_equal(
-        line_with(root, "context", "rate limit"),
-        "Held back by the rate limit \xc2\xb7 service s3 \xc2\xb7 stage e2e "
-        "\xc2\xb7 warning \xc2\xb7 since 2026-11-25T10:00:00Z");
-    assert_null(strstr(block_text(root, "section", 0), "more"));
-    assert_null(line_with(root, "context", "runbook"));
-    cJSON_Delete(root);
-
-    a.suppressed = 1;
-    a.nlines = 1;
-    root = format_parse(&a, &s_hook, NULL, NULL);
-    assert_string_equal(header_text(root), "1 alert folded into this digest");
+        line_with(root, "context", "Passed again"),
+        "Passed again since: build &lt;!channel&gt; 42 at 2026-11-25T10:00:00Z");
     cJSON_Delete(root);
 }
 
@@ -960,8 +962,7 @@ static void test_format_required(void **state)
 {
     const enum alert_kind need[] = {ALERT_FAILURE, ALERT_REMINDER, ALERT_RECOVERED,
                                     ALERT_CONSEQUENCE};
-    const enum alert_kind free_[] = {ALERT_DIGEST, ALERT_ECOSYSTEM, ALERT_ECO_RECOVERED,
-                                     ALERT_STALLED};
+    const enum alert_kind free_[] = {ALERT_ECOSYSTEM, ALERT_ECO_RECOVERED, ALERT_STALLED};
     struct event ev;
     struct alert a;
     cJSON *root;
@@ -983,16 +984,15 @@ static void test_format_required(void **state)
         a.stage = NULL;
         assert_null(slack_format(&a, &s_hook, NULL));
     }
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 3; i++) {
         fill_alert(&a, NULL);
         a.kind = free_[i];
         a.nlines = 3; /* lines missing: counted, not read */
         root = format_parse(&a, &s_hook, NULL, NULL);
         assert_non_null(header_text(root));
-        if (free_[i] != ALERT_DIGEST)
-            assert_non_null(line_with(root, "section",
-                                      "\xe2\x80\xa6"
-                                      "and 3 more"));
+        assert_non_null(line_with(root, "section",
+                                  "\xe2\x80\xa6"
+                                  "and 3 more"));
         cJSON_Delete(root);
         a.stage = NULL;
         assert_null(slack_format(&a, &s_hook, NULL));
@@ -1043,10 +1043,9 @@ static void test_format_escapes_every_kind(void **state)
         assert_null(strstr(raw, "a&b"));
         assert_non_null(strstr(raw, "&lt;!channel&gt;"));
         assert_non_null(strstr(raw, "a&amp;b"));
-        if (k != ALERT_DIGEST) /* a digest's header is only its count */
-            assert_non_null(strstr(header_text(root), "a&amp;b"));
+        assert_non_null(strstr(header_text(root), "a&amp;b"));
         assert_null(strstr(str_of(root, "text"), "a&b"));
-        if (k != ALERT_DIGEST && k != ALERT_ECOSYSTEM && k != ALERT_ECO_RECOVERED)
+        if (k != ALERT_ECOSYSTEM && k != ALERT_ECO_RECOVERED)
             assert_non_null(strstr(header_text(root), "&lt;!channel&gt; a&amp;b"));
         free(raw);
         cJSON_Delete(root);
@@ -1059,8 +1058,8 @@ static void test_format_long_lists(void **state)
     enum { N = 400 };
     static char text[N][256];
     static const char *lines[N];
-    const enum alert_kind kinds[] = {ALERT_DIGEST, ALERT_ECOSYSTEM, ALERT_ECO_RECOVERED,
-                                     ALERT_STALLED, ALERT_FAILURE};
+    const enum alert_kind kinds[] = {ALERT_ECOSYSTEM, ALERT_ECO_RECOVERED, ALERT_STALLED,
+                                     ALERT_FAILURE};
     struct event ev;
     struct alert a;
     cJSON *root;
@@ -1170,7 +1169,8 @@ int main(void)
         cmocka_unit_test(test_format_ecosystem),
         cmocka_unit_test(test_format_eco_recovered),
         cmocka_unit_test(test_format_stalled),
-        cmocka_unit_test(test_format_digest),
+        cmocka_unit_test(test_format_ecosystem_members),
+        cmocka_unit_test(test_format_passed_again),
         cmocka_unit_test(test_format_required),
         cmocka_unit_test(test_format_escapes_every_kind),
         cmocka_unit_test(test_format_long_lists),
