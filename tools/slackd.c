@@ -2,9 +2,10 @@
  * end-to-end tests.
  *
  * It answers Slack's incoming webhooks (POST /hooks/<channel>) and the Web API's
- * chat.postMessage the way Slack does, records every accepted message in memory (and
- * optionally as NDJSON in a file), and lets a test inject faults (rate limits, errors,
- * slow answers) through /_control/. Loopback only; nothing here is a real Slack.
+ * chat.postMessage, chat.update and conversations.history the way Slack does, records
+ * every accepted message in memory (and optionally as NDJSON in a file), and lets a
+ * test inject faults (rate limits, errors, slow answers) through /_control/. Loopback
+ * only; nothing here is a real Slack.
  *
  *   herald-slackd [--listen 127.0.0.1:PORT] [--token TOKEN] [--record FILE]
  *                 [--max-body BYTES]
@@ -519,6 +520,145 @@ out:
     cJSON_Delete(p);
 }
 
+/* One form field of an application/x-www-form-urlencoded body, decoded into out
+ * (NUL-terminated, cut to size). Returns 1 if present. */
+static int form_field(const char *body, size_t len, const char *name, char *out,
+                      size_t size)
+{
+    size_t nl = strlen(name), o = 0;
+    const char *p = body, *end = body + len;
+
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *fe = amp ? amp : end;
+        if ((size_t)(fe - p) > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            for (const char *q = p + nl + 1; q < fe && o + 1 < size; q++) {
+                unsigned v;
+                if (*q == '%' && fe - q >= 3 && sscanf(q + 1, "%2x", &v) == 1) {
+                    out[o++] = (char)v;
+                    q += 2;
+                } else {
+                    out[o++] = *q == '+' ? ' ' : *q;
+                }
+            }
+            out[o] = '\0';
+            return 1;
+        }
+        p = fe + 1;
+    }
+    return 0;
+}
+
+/* true if a message (api "webapi") was posted to channel with ts. Under sd->mu. */
+static int posted(struct slackd *sd, const char *channel, const char *ts)
+{
+    char needle[64];
+
+    snprintf(needle, sizeof(needle), "\"ts\":\"%s\"", ts);
+    for (size_t i = 0; i < sd->cnt; i++) {
+        const struct msg *m = &sd->ring[(sd->head + i) % SLACKD_MAX_MESSAGES];
+        if (strcmp(m->channel, channel) == 0 && strstr(m->json, "\"api\":\"webapi\"") &&
+            strstr(m->json, needle))
+            return 1;
+    }
+    return 0;
+}
+
+/* POST /api/chat.update: edit a message the Web API posted (recorded as api
+ * "webapi-update" with the edited message's ts). */
+static void handle_update(struct slackd *sd, struct MHD_Connection *conn,
+                          const struct req *rq, struct answer *a)
+{
+    cJSON *p = parse_body(rq), *res = NULL;
+    const char *ch = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "channel"));
+    const char *ts = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "ts"));
+    char channel[SLACKD_MAX_CHANNEL + 1] = "", tsb[64] = "";
+    const char *err;
+    int found;
+
+    if (ch && strlen(ch) <= SLACKD_MAX_CHANNEL)
+        memcpy(channel, ch, strlen(ch) + 1);
+    if (ts && strlen(ts) < sizeof(tsb))
+        memcpy(tsb, ts, strlen(ts) + 1);
+    if (fault_check(sd, channel, 1, a))
+        goto out;
+    pthread_mutex_lock(&sd->mu);
+    found = tsb[0] && posted(sd, channel, tsb);
+    pthread_mutex_unlock(&sd->mu);
+    err = sd->conf->token && !auth_ok(conn, sd->conf->token) ? "invalid_auth"
+          : p == NULL                                        ? "invalid_json"
+          : channel[0] == '\0'                               ? "channel_not_found"
+          : !found                                           ? "message_not_found"
+          : !has_content(p)                                  ? "no_text"
+                                                             : NULL;
+    if (err) {
+        answer_error(a, MHD_HTTP_OK, err);
+        goto out;
+    }
+    if (record_add(sd, channel, "webapi-update", rq->received_ms, tsb, p) != 0) {
+        p = NULL;
+        answer_text(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error");
+        goto out;
+    }
+    p = NULL;
+    if ((res = cJSON_CreateObject()) && cJSON_AddTrueToObject(res, "ok") &&
+        cJSON_AddStringToObject(res, "channel", channel) &&
+        cJSON_AddStringToObject(res, "ts", tsb))
+        answer_json(a, MHD_HTTP_OK, res);
+    else
+        answer_text(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error");
+out:
+    cJSON_Delete(res);
+    cJSON_Delete(p);
+}
+
+/* POST /api/conversations.history (form body: channel, limit): the messages the Web
+ * API posted to channel, newest first, with their metadata. */
+static void handle_history(struct slackd *sd, struct MHD_Connection *conn,
+                           const struct req *rq, struct answer *a)
+{
+    char channel[SLACKD_MAX_CHANNEL + 1] = "", lim[16] = "";
+    const char *body = rq->body.data ? rq->body.data : "";
+    cJSON *res = NULL, *list;
+    long long limit = 100;
+
+    form_field(body, rq->body.len, "channel", channel, sizeof(channel));
+    if (form_field(body, rq->body.len, "limit", lim, sizeof(lim)) &&
+        util_parse_int(lim, 1, 1000, &limit) != 0)
+        limit = 100;
+    if (fault_check(sd, channel, 1, a))
+        return;
+    if (sd->conf->token && !auth_ok(conn, sd->conf->token)) {
+        answer_error(a, MHD_HTTP_OK, "invalid_auth");
+        return;
+    }
+    if (!(res = cJSON_CreateObject()) || !cJSON_AddTrueToObject(res, "ok") ||
+        !(list = cJSON_AddArrayToObject(res, "messages"))) {
+        cJSON_Delete(res);
+        answer_text(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error");
+        return;
+    }
+    pthread_mutex_lock(&sd->mu);
+    for (size_t i = sd->cnt; i-- > 0 && cJSON_GetArraySize(list) < limit;) {
+        const struct msg *m = &sd->ring[(sd->head + i) % SLACKD_MAX_MESSAGES];
+        if (strcmp(m->channel, channel) != 0 || !strstr(m->json, "\"api\":\"webapi\""))
+            continue;
+        cJSON *rec = cJSON_Parse(m->json), *out = cJSON_CreateObject();
+        const cJSON *pl = cJSON_GetObjectItemCaseSensitive(rec, "payload");
+        cJSON_AddStringToObject(out, "type", "message");
+        cJSON_AddItemToObject(
+            out, "ts", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(rec, "ts"), 1));
+        const cJSON *md = cJSON_GetObjectItemCaseSensitive(pl, "metadata");
+        if (md)
+            cJSON_AddItemToObject(out, "metadata", cJSON_Duplicate(md, 1));
+        cJSON_AddItemToArray(list, out);
+        cJSON_Delete(rec);
+    }
+    pthread_mutex_unlock(&sd->mu);
+    answer_json(a, MHD_HTTP_OK, res);
+    cJSON_Delete(res);
+}
+
 /* ---- control endpoints ------------------------------------------------------- */
 
 /* GET /_control/messages[?channel=X][&since=SEQ] */
@@ -613,7 +753,9 @@ static enum MHD_Result route(struct slackd *sd, struct MHD_Connection *conn,
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     int del = strcmp(method, "DELETE") == 0;
     int hook = strncmp(url, "/hooks/", 7) == 0;
-    int api = strcmp(url, "/api/chat.postMessage") == 0;
+    int api = strcmp(url, "/api/chat.postMessage") == 0 ||
+              strcmp(url, "/api/chat.update") == 0 ||
+              strcmp(url, "/api/conversations.history") == 0;
 
     if (strcmp(url, "/_control/messages") == 0 && (get || del)) {
         if (get)
@@ -650,6 +792,10 @@ static enum MHD_Result route(struct slackd *sd, struct MHD_Connection *conn,
         answer_text(&a, MHD_HTTP_NOT_FOUND, "no_service");
     else if (hook)
         handle_webhook(sd, rq, url + 7, &a);
+    else if (strcmp(url, "/api/chat.update") == 0)
+        handle_update(sd, conn, rq, &a);
+    else if (strcmp(url, "/api/conversations.history") == 0)
+        handle_history(sd, conn, rq, &a);
     else
         handle_webapi(sd, conn, rq, &a);
     pthread_mutex_lock(&sd->mu);
@@ -717,7 +863,8 @@ static void usage(FILE *out)
                  "                     [--allow-remote --listen 0.0.0.0:PORT]\n"
                  "\n"
                  "A Slack-compatible receiver for tests: POST /hooks/<channel>,\n"
-                 "POST /api/chat.postMessage; /_control/{messages,faults,stats}.\n"
+                 "POST /api/chat.postMessage, chat.update, conversations.history;\n"
+                 "/_control/{messages,faults,stats}.\n"
                  "Loopback only unless --allow-remote (containers). Prints\n"
                  "LISTEN=<addr>:<port> on stdout.\n");
 }

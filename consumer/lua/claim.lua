@@ -36,23 +36,52 @@ local function take_token(d)
   return true
 end
 
+-- Forget queue entry m of alert id (its record goes with its last entry).
+local function drop(m, id)
+  redis.call('ZREM', KEYS[2], m)
+  if redis.call('HINCRBY', KEYS[1], id .. ':n', -1) <= 0 then
+    redis.call('HDEL', KEYS[1], id, id .. ':n')
+  end
+end
+
+-- The head of d's queue and its record. An update (chat.update of an incident's
+-- message) followed in the queue by a newer update of the same message is dropped:
+-- only the newest state matters, and Slack is not asked to edit the same message
+-- once per change.
+local function head_of(d)
+  for _ = 1, 100 do
+    local q = redis.call('ZRANGEBYLEX', KEYS[2], '[' .. d .. '\1', '[' .. d .. '\2',
+                         'LIMIT', 0, 2)
+    local head = q[1]
+    if not head then return nil end
+    local id = 'a' .. string.sub(head, #d + 2)
+    local rec = redis.call('HGET', KEYS[1], id)
+    if not rec then
+      redis.call('ZREM', KEYS[2], head) -- its record is gone: nothing to send
+    else
+      local r = cjson.decode(rec)
+      local nid = q[2] and 'a' .. string.sub(q[2], #d + 2)
+      local nrec = nid and r.thread == 'update' and redis.call('HGET', KEYS[1], nid)
+      local n = nrec and cjson.decode(nrec)
+      if not (n and n.thread == 'update' and n.inc == r.inc) then return head, rec, r end
+      drop(head, id)
+    end
+  end
+  return nil
+end
+
 for _, d in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 4 * max + 16)) do
   if #out >= max then break end
   local st = state(d)
   if (st['until'] or 0) <= now then
-    local head = redis.call('ZRANGEBYLEX', KEYS[2], '[' .. d .. '\1', '[' .. d .. '\2',
-                            'LIMIT', 0, 1)[1]
-    local rec = head and redis.call('HGET', KEYS[1], 'a' .. string.sub(head, #d + 2))
+    local head, rec, r = head_of(d)
     if not head then
       redis.call('ZREM', KEYS[3], d)
       redis.call('HDEL', KEYS[4], d)
-    elseif not rec then
-      redis.call('ZREM', KEYS[2], head) -- its record is gone: nothing to send
     elseif take_token(d) then
       local id = 'a' .. string.sub(head, #d + 2)
       st['until'], st.holder, st.since = now + lease, holder, st.since or now
       redis.call('HSET', KEYS[4], d, cjson.encode(st))
-      local r = cjson.decode(rec)
       local parent = r.inc and redis.call('HGET', KEYS[5], r.inc .. '\1' .. d)
       out[#out + 1] = {d = d, m = head, id = id, rec = rec, parent = parent or '',
                        note = redis.call('HGET', KEYS[7], id .. '\1' .. d) or '',

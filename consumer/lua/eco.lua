@@ -11,21 +11,31 @@
 -- current with chat.update; a webhook channel gets one follow-up once it settles.
 -- When every member's failing job has passed: one recovery.
 
--- Called when a pending alert's subject is settled (its upstream stages finished).
+-- Called when a pending alert's subject is settled (nothing upstream of it is left
+-- to finish): the ecosystem level considers it, then it waits for its hold.
 function E.candidate(P)
   P.phase = 'eco'
-  E.untimer('p\1' .. P.id)
   local eco = E.cfg.eco
   if eco.on == 1 and P.m.eco == 1 then
     if E.eco_consider(P) then return end
-    local due = P.t + eco.hold
-    if due > E.now then
-      P.due = due
-      E.timer('p\1' .. P.id, due)
-      return
-    end
+    P.eco_due = P.t + eco.hold
   end
-  E.pend_emit(P)
+  E.pend_try(P)
+end
+
+-- Send P when its holds are over: the ecosystem hold (from its failure), and the
+-- stages downstream of it in its release (they finish, or release.hold ends). Else
+-- set its timer to when they will be.
+function E.pend_try(P)
+  if P.phase == 'rel' then
+    if E.now >= P.hold_end then return E.candidate(P) end -- upstream never finished
+    return E.timer('p\1' .. P.id, P.hold_end)
+  end
+  local at = P.eco_due or 0
+  if #E.list(P.down) > 0 and P.hold_end > at then at = P.hold_end end
+  if E.now >= at then return E.pend_emit(P) end
+  P.due = at
+  E.timer('p\1' .. P.id, at)
 end
 
 local function member_of(P)

@@ -164,9 +164,11 @@ end
 
 -- ---- pending alerts: a new problem waiting in the hold (E.PEND field <id>) ----
 -- {id, k (subject job), ev (payload), m (the subject's facts), t (failure time),
---  nf fft ffb (the streak), lines, rel (release key or nil), phase 'rel' (waits for
---  the upstream stages in `wait`) or 'eco' (waits for the ecosystem verdict until
---  `due`), rec {b, t} (the job passed again meanwhile)}. Timer: 'p|<id>'.
+--  nf fft ffb (the streak), lines, rel (release key or nil), up / down (stages of the
+--  release upstream / downstream of the subject not finished yet), phase 'rel' (up is
+--  not empty: the subject may still change) or 'eco' (in the ecosystem window; sent at
+--  max(eco_due, the end of `down` or hold_end)), due, rec {b, t} (the job passed
+--  again meanwhile)}. Timer: 'p\1<id>'.
 
 function E.pend_get(pid)
   if not pid then return nil end
@@ -175,7 +177,7 @@ end
 
 function E.pend_new(js, m, t, id, payload)
   local P = {id = id, k = m.k, ev = payload, m = m, t = t, lines = {}, phase = 'eco',
-             due = t, nf = js.nf, fft = js.fft, ffb = js.ffb}
+             due = t, hold_end = t + E.cfg.hold, nf = js.nf, fft = js.fft, ffb = js.ffb}
   E.put(E.PEND, id, P)
   js.al, js.pid = 4, id
   E.res.held = E.res.held + 1

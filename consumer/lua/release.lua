@@ -24,18 +24,19 @@ function E.rel_of_inc(inc)
   return E.get(E.RELS, key)
 end
 
--- The stages of this release a failure of `stage` waits for: those upstream of it
--- (one of them may be the cause) and those downstream (they may fail because of it)
--- that have not finished.
+-- The stages of this release a failure of `stage` waits for, not yet finished: those
+-- upstream of it (one of them may be the cause: the subject is not known yet) and
+-- those downstream (they may fail because of it: lines for its alert).
 function E.rel_wait(R, stage)
-  local w = {}
+  local up, down = {}, {}
   local d = E.dag(stage)
-  for _, list in ipairs({E.list(d.a), E.list(d.d)}) do
-    for _, s in ipairs(list) do
-      if not R.fin[s] then w[#w + 1] = s end
-    end
+  for _, s in ipairs(E.list(d.a)) do
+    if not R.fin[s] then up[#up + 1] = s end
   end
-  return w
+  for _, s in ipairs(E.list(d.d)) do
+    if not R.fin[s] then down[#down + 1] = s end
+  end
+  return up, down
 end
 
 local function stall_timer(R, stage, kind)
@@ -64,17 +65,25 @@ function E.rel_note(R, m, t)
       end
     end
   end
-  if R.st == 'pending' and m.c ~= 'start' then
+  if (R.st == 'pending' or R.st == 'eco') and m.c ~= 'start' then
     local P = E.pend_get(R.pid)
-    if P and P.phase == 'rel' then P.wait = E.remove(P.wait, m.stg) end
+    if P then
+      P.up = E.remove(P.up, m.stg)
+      P.down = E.remove(P.down, m.stg)
+    end
   end
 end
 
--- After the event's rules: a held alert whose upstream stages all finished goes on.
+-- After the event's rules: a held alert whose upstream stages all finished has its
+-- subject (it goes to the ecosystem level); one whose stages all finished may go.
 function E.rel_after(R)
-  if R.st ~= 'pending' then return end
-  local P = E.pend_get(R.pid)
-  if P and P.phase == 'rel' and #E.list(P.wait) == 0 then E.candidate(P) end
+  local P = R.pid and E.pend_get(R.pid)
+  if not P then return end
+  if P.phase == 'rel' and #E.list(P.up) == 0 then
+    E.candidate(P)
+  elseif P.phase == 'eco' then
+    E.pend_try(P)
+  end
 end
 
 local function explain_candidate(id, t, js, P, rule)
@@ -99,7 +108,7 @@ function E.rel_fail(js, m, t, id, payload, R)
       if old.pid == P.id then old.al, old.pid, old.inc = 2, nil, R.inc end
       P.k, P.ev, P.m, P.t, P.rec = m.k, payload, m, t, nil
       P.nf, P.fft, P.ffb = js.nf, js.fft, js.ffb
-      P.wait = E.rel_wait(R, m.stg)
+      P.up, P.down = E.rel_wait(R, m.stg)
       js.al, js.pid = 4, P.id
       return E.explain(id, t, 'held', 'release', 'upstream of the held alert of ' .. R.key ..
                        '; now its subject', js)
@@ -136,12 +145,12 @@ function E.rel_fail(js, m, t, id, payload, R)
   local P = E.pend_new(js, m, t, id, payload)
   P.rel = R.key
   R.pid = P.id
-  P.wait = E.rel_wait(R, m.stg)
-  if #P.wait > 0 then
-    P.phase, P.due = 'rel', t + E.cfg.hold
-    E.timer('p\1' .. P.id, P.due)
-    return E.explain(id, t, 'held', 'release', 'held until ' .. table.concat(P.wait, ', ') ..
-                     ' finish(es) in ' .. R.key .. ', at most until ' .. P.due, js)
+  P.up, P.down = E.rel_wait(R, m.stg)
+  if #P.up > 0 then
+    P.phase = 'rel'
+    E.timer('p\1' .. P.id, P.hold_end)
+    return E.explain(id, t, 'held', 'release', 'held until ' .. table.concat(P.up, ', ') ..
+                     ' finish(es) in ' .. R.key .. ', at most until ' .. P.hold_end, js)
   end
   E.candidate(P)
   return explain_candidate(id, t, js, P, 'release ' .. R.key .. ' failed at ' .. m.stg)

@@ -100,8 +100,7 @@ function E.process_timer(member)
   local kind, rest = string.sub(member, 1, 1), string.sub(member, 3)
   if kind == 'p' then
     local P = E.pend_get(rest)
-    if not P then return end
-    if P.phase == 'rel' then E.candidate(P) else E.pend_emit(P) end
+    if P then E.pend_try(P) end
   elseif kind == 's' then
     local key, stage, k = string.match(rest, '^(.*)\1([^\1]*)\1(%a+)$')
     if key then E.stall_fire(key, stage, k) end
