@@ -198,11 +198,13 @@ static char *web_api_body(const struct rendered *r, char *body, const char *chan
         cJSON_DeleteItemFromObjectCaseSensitive(o, "thread_ts");
         if (!cJSON_AddStringToObject(o, "ts", update_ts))
             goto out;
-    } else {
+    }
+    {
         if (!(md = cJSON_AddObjectToObject(o, "metadata")) ||
             !cJSON_AddStringToObject(md, "event_type", "herald_alert") ||
             !(pl = cJSON_AddObjectToObject(md, "event_payload")) ||
             !cJSON_AddStringToObject(pl, "alert_id", r->id) ||
+            !cJSON_AddStringToObject(pl, "kind", r->kind) ||
             !cJSON_AddStringToObject(pl, "incident", r->inc))
             goto out;
     }
@@ -346,10 +348,10 @@ char *render_topic_record(const struct rendered *r, const char *receiver,
     return out;
 }
 
-char *render_summary(const struct rendered *r, const char *dest)
+char *render_summary(const struct rendered *r, const char *dest, const char *body)
 {
     const struct alert *a = &r->a;
-    cJSON *o = cJSON_CreateObject(), *l;
+    cJSON *o = cJSON_CreateObject(), *l, *b = body ? cJSON_Parse(body) : NULL;
     char *out = NULL;
 
     if (!o)
@@ -373,7 +375,10 @@ char *render_summary(const struct rendered *r, const char *dest)
     cJSON_AddNumberToObject(o, "suppressed", (double)a->suppressed);
     if (a->passed_build)
         cJSON_AddStringToObject(o, "passed_again", a->passed_build);
+    cJSON_AddStringToObject(o, "alert_id", r->id);
+    add_str(o, "text", str(b, "text"));
     out = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
+    cJSON_Delete(b);
     return out;
 }

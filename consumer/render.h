@@ -62,9 +62,10 @@ bool render_history_find(const char *answer, const char *id, char *ts, size_t ts
 char *render_topic_record(const struct rendered *r, const char *receiver,
                           const char *channel, int64_t sent_ms, const char *ts);
 
-/* One line for the backtest and the determinism tests: {"dest", "kind", "subject",
- * "service", "stage", "version", "services", "lines", "failures", "suppressed"}.
- * New string. */
-char *render_summary(const struct rendered *r, const char *dest);
+/* One line for the backtest and the determinism tests: {"dest", "kind", "thread",
+ * "incident", "subject", "service", "stage", "version", "url", "services", "lines",
+ * "failures", "suppressed", "alert_id", "text"}; text is the "text" of body (the
+ * rendered request, may be NULL). New string. */
+char *render_summary(const struct rendered *r, const char *dest, const char *body);
 
 #endif

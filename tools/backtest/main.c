@@ -271,14 +271,14 @@ static int drain(const struct config *cfg, struct outbox *ob, struct bt_result *
                 render_release(&r);
                 continue;
             }
-            free((void *)(uintptr_t)dl.body);
             char name[DESTS_MAX_LEN];
             channel_name(cfg, items[i].dest, name, sizeof(name));
             struct bt_channel *c = channel(res, name);
             if (c)
                 c->n[kind_index(r.kind)]++;
             res->messages++;
-            char *line = render_summary(&r, name);
+            char *line = render_summary(&r, name, dl.body);
+            free((void *)(uintptr_t)dl.body);
             if (line && res->out)
                 fprintf(res->out, "{\"config\":\"%s\",%s\n", res->tag, line + 1);
             free(line);
