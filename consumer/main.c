@@ -66,9 +66,15 @@ static int check_config(const char *path)
         fputs(err, stderr);
         return 1;
     }
-    printf("%s: ok (%zu receivers, %zu routes, %zu stages, dedup window %lld s)\n", path,
-           c->nreceivers, c->nroutes, c->classify.nstages,
-           (long long)(c->window_ms / 1000));
+    char rem[128] = "";
+    for (size_t i = 0; i < c->nreminders; i++) {
+        char d[32];
+        size_t n = strlen(rem);
+        util_human_duration(c->reminders_ms[i], d, sizeof(d));
+        snprintf(rem + n, sizeof(rem) - n, "%s%s", i ? ", " : "", d);
+    }
+    printf("%s: ok (%zu receivers, %zu routes, %zu stages, reminders after %s)\n", path,
+           c->nreceivers, c->nroutes, c->classify.nstages, rem);
     config_free(c);
     return 0;
 }

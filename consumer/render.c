@@ -377,6 +377,13 @@ char *render_summary(const struct rendered *r, const char *dest, const char *bod
         cJSON_AddStringToObject(o, "passed_again", a->passed_build);
     cJSON_AddStringToObject(o, "alert_id", r->id);
     add_str(o, "text", str(b, "text"));
+    /* event time it was decided at, and of the failure it is about: the rules' delay */
+    cJSON_AddNumberToObject(o, "decided_ms", (double)r->t);
+    int64_t first = a->kind == ALERT_ECOSYSTEM || a->kind == ALERT_ECO_RECOVERED
+                        ? a->started_ms
+                    : r->has_ev ? r->ev.event_ms
+                                : 0;
+    cJSON_AddNumberToObject(o, "failed_ms", (double)first);
     out = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     cJSON_Delete(b);

@@ -2,14 +2,14 @@
 # make demo: run the whole pipeline on one machine -- a local redis-server, the
 # development broker, the Slack-compatible receiver and two consumers -- silence one
 # known problem, replay a day of ACK job history through it, show what Slack would
-# have received and what each alert level (job, release, ecosystem) and storm control
-# made of it, then stop everything it started.
+# have received and what each alert level (job, release, ecosystem) made of it, then
+# stop everything it started.
 #
 #   demo/run.sh [BIN_DIR]
 #
 # DEMO_SPEED=X replays at X times real time (default 3600: an hour of history a
-# second, the day in about 25 s; 0 = as fast as the consumers decide, when storm
-# control folds more). DEMO_HISTORY=FILE replays another history.
+# second, the day in about 25 s; 0 = as fast as possible: the same decisions, the
+# messages closer together). DEMO_HISTORY=FILE replays another history.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -89,22 +89,21 @@ python3 "$here/show.py" wait-assigned "${ports[@]}"
 
 events=$(grep -c . "$history")
 echo "== replaying $events job events from $(basename "$history") (speed ${speed}x; 0 = as fast as possible)"
-# show.py paces the history into the producer and waits for the consumers' decisions
-# where the event clock matters (see replay() in show.py).
-python3 "$here/show.py" replay "$history" --redis "$redis_port" --prefix demo: \
-    --speed "$speed" | "$bin/herald-producer" -b "$brokers" - 2>"$work/producer.log" \
-    | sed 's/^/   /'
+# The producer reads the file whole, publishes it in event-time order, paced, with
+# watermark records: the consumers decide every hold and timer on event time, so the
+# day decides the same at any speed (docs/rules.md).
+"$bin/herald-producer" -b "$brokers" --replay-speed "$speed" "$history" \
+    2>"$work/producer.log" | sed 's/^/   /'
 
-# Every held alert and stall timer has come due on the event clock (the history ends
-# with a quiet hour); wait until they are sent and the digests are out.
+# The producer's final watermark releases everything still held; wait until every
+# event is decided and every alert is out of the queues.
 deadline=$((SECONDS + 60))
 while :; do
-    held=$(redis-cli -p "$redis_port" ZCARD demo:hold)
-    inflight=$(redis-cli -p "$redis_port" ZCARD demo:hold:inflight)
-    digests=$(redis-cli -p "$redis_port" SCARD demo:storm:pending)
-    [ "$held$inflight$digests" = "000" ] && break
+    waiting=$(redis-cli -p "$redis_port" ZCARD demo:buf)
+    queued=$(redis-cli -p "$redis_port" ZCARD demo:q)
+    [ "$waiting$queued" = "00" ] && break
     if [ $SECONDS -ge $deadline ]; then
-        echo "after 60 s: $held held, $inflight being sent, $digests digests pending" >&2
+        echo "after 60 s: $waiting events waiting, $queued alerts queued" >&2
         exit 1
     fi
     sleep 0.1

@@ -2,10 +2,6 @@
 """Helpers for demo/run.sh. Standard library only.
 
   show.py wait-assigned PORT...      wait until the consumers own the partitions
-  show.py replay HISTORY --redis PORT [--prefix P] [--speed X]
-                                     the history to stdout for `herald-producer -`,
-                                     paced so that two consumers decide it as one live
-                                     consumer would (see replay())
   show.py report --slack URL --events N --history FILE --redis PORT --bin DIR PORT...
                                      what Slack received, by channel; what each alert
                                      level, storm control and the silence made of the
@@ -115,9 +111,6 @@ class Redis:
 
 # ---- the replay: history lines to the producer, in event-time order ---------------------
 
-SPAN_S = 15 * 60    # a replay step covers at most this much event time (see replay())
-STEP_TIMEOUT = 20   # seconds to wait for the consumers to decide one step
-HOLD_TIMEOUT = 10   # seconds to wait for a due held alert to be sent
 
 
 def event_id(doc):
@@ -128,105 +121,6 @@ def event_id(doc):
 def completion_s(doc):
     return calendar.timegm(time.strptime(doc['status']['completionTime'],
                                          '%Y-%m-%dT%H:%M:%SZ'))
-
-
-def replay(history, redis_port, prefix, speed):
-    """Write the history to stdout (piped into `herald-producer -`), paced at `speed`
-    times real time (0: as fast as the consumers decide), so that two consumers decide
-    it as one live consumer would have.
-
-    Herald's hold and release stall timers run on the event clock: the newest event
-    time any consumer has decided, moved on by wall time. Live, events come minutes
-    apart and a consumer's tick (every 0.5 s) sends a held alert as soon as it is due.
-    Replayed fast, that is not so by itself: one consumer can race hours ahead on its
-    partitions while the other is still before a failure that should join a held
-    alert, and a job's next run can be decided before the tick sent its held alert.
-    So the replay goes in steps, and before going on it waits until the consumers
-    have decided every event published (its decision record <prefix>explain:<id>
-    exists):
-      - a step ends after every failure (it is decided before anything later is
-        published) and covers at most SPAN_S of event time (a release's next stage is
-        decided long before its stall timer could fire);
-      - before an event later than a held alert's due time, it also waits until the
-        consumers have sent the held alerts already due (<prefix>hold and
-        <prefix>hold:inflight), as a live tick would have.
-    Returns 0; prints how many steps it took and how long it waited to stderr."""
-    r = Redis(redis_port)
-    out = sys.stdout
-    pending, max_pub = [], 0
-    stats = {'steps': 0, 'decide_s': 0.0, 'holds': 0, 'hold_s': 0.0}
-    step_start = first = None
-    wall0 = time.time()
-
-    def decided():
-        nonlocal pending
-        if not pending:
-            return
-        out.flush()
-        t0 = time.time()
-        while pending:
-            have = r.pipeline([('EXISTS', prefix + 'explain:' + i) for i in pending])
-            pending = [i for i, h in zip(pending, have) if not h]
-            if pending and time.time() - t0 > STEP_TIMEOUT:
-                print('replay: %d events not decided after %ds; going on' %
-                      (len(pending), STEP_TIMEOUT), file=sys.stderr)
-                pending = []
-            elif pending:
-                time.sleep(0.003)
-        stats['steps'] += 1
-        stats['decide_s'] += time.time() - t0
-
-    def held_sent(t):
-        """Before an event at t: the held alerts due by then are out, as live."""
-        if not r.call('ZRANGEBYSCORE', prefix + 'hold', '-inf', t * 1000, 'LIMIT', 0, 1):
-            return
-        decided()
-        t0 = time.time()
-        while True:
-            due, inflight = r.pipeline([('ZCOUNT', prefix + 'hold', '-inf', max_pub * 1000),
-                                        ('ZCARD', prefix + 'hold:inflight')])
-            if due == 0 and inflight == 0:
-                break
-            if time.time() - t0 > HOLD_TIMEOUT:
-                print('replay: held alerts not sent after %ds; going on' % HOLD_TIMEOUT,
-                      file=sys.stderr)
-                break
-            time.sleep(0.01)
-        stats['holds'] += 1
-        stats['hold_s'] += time.time() - t0
-
-    with open(history, encoding='utf-8') as f:
-        for line in f:
-            if not line.strip():
-                continue
-            doc = json.loads(line)
-            t = completion_s(doc)
-            if first is None:
-                first = t
-            if speed > 0:
-                ahead = wall0 + (t - first) / speed - time.time()
-                if ahead > 0:
-                    out.flush()
-                    time.sleep(ahead)
-            if step_start is not None and t - step_start > SPAN_S:
-                decided()
-                step_start = None
-            held_sent(t)
-            if step_start is None:
-                step_start = t
-            out.write(line if line.endswith('\n') else line + '\n')
-            pending.append(event_id(doc))
-            max_pub = max(max_pub, t)
-            if doc['status']['state'] in ('failure', 'error'):
-                decided()
-                step_start = None
-    decided()
-    out.flush()
-    r.close()
-    print('   replayed in %.1f s: %d steps (%.1f s waiting for decisions), %d waits for '
-          'held alerts (%.1f s)' % (time.time() - wall0, stats['steps'], stats['decide_s'],
-                                    stats['holds'], stats['hold_s']), file=sys.stderr)
-    return 0
 
 
 def block_texts(payload):
@@ -333,7 +227,7 @@ class Day:
                 if line.strip():
                     self.docs.append(json.loads(line))
         ids = [event_id(d) for d in self.docs]
-        recs = redis.pipeline([('GET', prefix + 'explain:' + i) for i in ids])
+        recs = redis.pipeline([('HGET', prefix + 'explain', i) for i in ids])
         self.rec = {i: json.loads(r) for i, r in zip(ids, recs) if r}
 
     def runs(self, job, pr=None, states=None):
@@ -353,7 +247,8 @@ class Day:
         """What the consumers decided for doc, in a few words."""
         r = self.rec.get(event_id(doc))
         if not r:
-            return 'not decided'
+            return 'no alert: changes nothing (a success of a healthy job)' \
+                if doc['status']['state'] == 'success' else 'not decided'
         dec, why, rule = r.get('decision'), r.get('reason'), r.get('rule', '')
         if dec == 'held':
             return 'held for related failures (sent when due)'
@@ -383,7 +278,7 @@ def job_level(day, msgs, allm):
              for k in ('failure', 'reminder', 'recovered')]
     print('   messages by kind:   ' + ', '.join('%s %d' % (k, v) for k, v in kinds) +
           '   (a message to two channels counts twice)')
-    reasons = ('dedup', 'threshold', 'correlation', 'silence', 'rate_limit', 'duplicate')
+    reasons = ('dedup', 'threshold', 'correlation', 'held', 'silence')
     print('   suppressed:         ' + ', '.join(
         '%s %d' % (r, total(allm, 'herald_events_suppressed_total', reason=r))
         for r in reasons))
@@ -396,8 +291,6 @@ def job_level(day, msgs, allm):
         print('       ' + header(rec[0]))
         for c in contexts(rec[0]):
             print('       ' + c)
-    elif day.runs('scan-controllers-cve'):
-        print('     (its recovery was folded into a digest by storm control)')
     timeline(day, 'sagemaker-kind-e2e on PR #287 (testgrid-num-failures-to-alert: "2"):',
              day.runs('sagemaker-kind-e2e', pr=287))
     timeline(day, 'opensearchservice-kind-e2e on PR #166 (OOM kill, superseded push, pass):',
@@ -441,72 +334,39 @@ def release_level(day, msgs):
 
 def ecosystem_level(day, msgs):
     print('\n== ecosystem level: one stage failing across services')
-    opened = [d for d in day.docs if day.rec.get(event_id(d), {}).get('reason') == 'ecosystem'
-              and d['status']['state'] in ('failure', 'error')]
-    if not opened:
+    eco = [m for m in msgs if re.match(r'Ecosystem: ', plain(header(m)))]
+    if not eco:
         print('   (no ecosystem incident)')
-    for d in opened:
-        t0, stage = completion_s(d), day.rec[event_id(d)]['stage']
-        head = 'Ecosystem: %s services failing %s' % (r'\d+', stage)
-        m = find(msgs, lambda m: re.match(head, plain(header(m))))
-        if m:
-            print('   %s   (#%s)' % (plain(header(m[0])), m[0]['channel']))
-            print('     services: ' + ', '.join(titled(m[0], 'Services failing')))
-            for c in contexts(m[0]):
-                print('     ' + c)
-        else:
-            print('   the ecosystem alert for %s (%s) was folded into a digest by storm '
-                  'control' % (stage, hms(t0)))
-        # The failures of the stage around it, and what became of them.
-        fails = [x for x in day.docs if x['status']['state'] in ('failure', 'error')
-                 and day.rec.get(event_id(x), {}).get('stage') == stage
-                 and t0 - 15 * 60 <= completion_s(x) <= t0 + 3600]
-        services = {day.rec[event_id(x)]['service'] for x in fails}
-        folded = sum(1 for x in fails if completion_s(x) <= t0 and
-                     day.rec[event_id(x)]['decision'] == 'held')
-        joined = sum(1 for x in fails if day.rec[event_id(x)].get('reason') == 'correlation')
-        print('     %d %s failures of %d services %s-%s -> this one message: %d per-service '
-              'alerts held and folded into it, %d later failures joined it (correlation)' %
-              (len(fails), stage, len(services), hms(completion_s(fails[0])),
-               hms(completion_s(fails[-1])), folded, joined))
-        rec = [x for x in day.docs if completion_s(x) > t0 and
-               day.rec.get(event_id(x), {}).get('reason') == 'ecosystem-recovered' and
-               day.rec[event_id(x)].get('stage') == stage][:1]
-        for x in rec:
-            m = find(msgs, lambda m: plain(header(m)) == 'Ecosystem: %s recovered' % stage)
-            if m:
-                print('   %s   (#%s)' % (plain(header(m[0])), m[0]['channel']))
-                for c in contexts(m[0]):
-                    print('     ' + c)
-            else:
-                print('   its recovery (%s) was folded into a digest by storm control' %
-                      hms(completion_s(x)))
-            print('     sent when the last service passed %s again (%s, %s)' % (
-                stage, day.rec[event_id(x)]['service'], hms(completion_s(x))))
+    for m in eco:
+        print('   %s   (#%s)' % (plain(header(m)), m['channel']))
+        services = titled(m, 'Services failing') or titled(m, 'Services')
+        names = [re.sub(r'^[•\s]*\*([^*]+)\*.*$', r'\1', x) for x in services
+                 if x.lstrip().startswith('•')]
+        if names:
+            print('     services: ' + ', '.join(names))
+        for c in contexts(m):
+            print('     ' + c)
+    joined = [d for d in day.docs if 'eco:' in day.rec.get(event_id(d), {}).get('rule', '')]
+    if joined:
+        stages = sorted({day.rec[event_id(d)].get('stage') for d in joined})
+        print('     %d failures of %s folded into the incident instead of a message each '
+              '(decision records: "part of eco:...")' % (len(joined), ', '.join(stages)))
 
 
-def storm_level(msgs, allm):
-    print('\n== storm control: at most 1 message/s per channel (burst 3), the rest folded')
-    digests = [m for m in msgs if re.search(r'alerts? folded into this digest', header(m))]
-    if not digests:
-        print('   no digests: no channel got more than its burst at once')
-        return
+def storm_level(msgs):
+    print('\n== storm control: at most 1 message/s per channel (burst 3); it delays, '
+          'never drops or folds')
     by = {}
-    for m in digests:
-        n = int(re.search(r'(\d+) alerts? folded', header(m)).group(1))
-        by.setdefault(m['channel'], []).append((n, m))
-    for ch in sorted(by):
-        ds = by[ch]
-        print('   #%s: %d digest%s folding %d alert%s' % (
-            ch, len(ds), 's' if len(ds) != 1 else '', sum(n for n, _ in ds),
-            's' if sum(n for n, _ in ds) != 1 else ''))
-        for n, m in ds:
-            for t in block_texts(m['payload']):
-                for line in unescape(t).split('\n'):
-                    if line.startswith('•'):
-                        print('       ' + line)
-    print('   folded (herald_events_suppressed_total{reason="rate_limit"}): %d; never dropped'
-          % total(allm, 'herald_events_suppressed_total', reason='rate_limit'))
+    for m in msgs:
+        by.setdefault(m['channel'], []).append(m['received_ms'])
+    worst = max(by.items(), key=lambda kv: len(kv[1])) if by else None
+    if not worst:
+        return
+    ch, times = worst
+    times.sort()
+    busiest = max(sum(1 for u in times if t <= u < t + 1000) for t in times)
+    print('   busiest channel #%s: %d messages, at most %d within one second' %
+          (ch, len(times), busiest))
 
 
 def run_ctl(ctl, *args):
@@ -569,7 +429,7 @@ def report(args):
     job_level(day, msgs, allm)
     release_level(day, msgs)
     ecosystem_level(day, msgs)
-    storm_level(msgs, allm)
+    storm_level(msgs)
     silences(day, (os.path.join(args.bin, 'heraldctl'), args.redis, args.prefix))
 
     consumed = total(allm, 'herald_events_consumed_total')
@@ -588,14 +448,15 @@ def report(args):
     print(f'   alerts sent:        {sent:.0f} Slack messages to {len(by_channel)} channels '
           f'(delivery failures: {failed:.0f})')
     print(f'   suppressed:         {suppressed:.0f} (repeats, below threshold, joined a '
-          'release or ecosystem alert, silenced, folded into a digest)')
+          'release or ecosystem alert, silenced)')
     for i, s in enumerate(per):
         print(f'   consumer-{i + 1}:         '
               f"{total(s, 'herald_events_consumed_total'):.0f} events, "
               f"{total(s, 'herald_alerts_sent_total'):.0f} alerts")
     if lat_cnt:
         print(f'   time to Slack:      {1000 * lat_sum / lat_cnt:.0f} ms on average from '
-              'the producer reading a job\'s completion to Slack accepting the alert')
+              'the producer reading the history to Slack accepting an alert (the replay '
+              'reads the whole file first, then paces it)')
     if len(msgs) != sent:
         print(f'inconsistent: Slack recorded {len(msgs)} messages, consumers counted {sent:.0f}',
               file=sys.stderr)
@@ -608,11 +469,6 @@ def main(argv):
     sub = ap.add_subparsers(dest='cmd', required=True)
     w = sub.add_parser('wait-assigned', help='wait until the consumers own partitions')
     w.add_argument('ports', type=int, nargs='+', metavar='PORT')
-    rp = sub.add_parser('replay', help='the history to stdout, paced (see replay())')
-    rp.add_argument('history')
-    rp.add_argument('--redis', type=int, required=True, metavar='PORT')
-    rp.add_argument('--prefix', default='demo:')
-    rp.add_argument('--speed', type=float, default=0)
     r = sub.add_parser('report', help='what Slack received, per level, and a summary')
     r.add_argument('--slack', required=True, metavar='URL')
     r.add_argument('--events', type=int, required=True)
@@ -625,8 +481,6 @@ def main(argv):
     a = ap.parse_args(argv[1:])
     if a.cmd == 'wait-assigned':
         return wait_assigned(a.ports)
-    if a.cmd == 'replay':
-        return replay(a.history, a.redis, a.prefix, a.speed)
     return report(a)
 
 

@@ -249,7 +249,7 @@ env_wired() {
     return $missing
 }
 
-configs=(deploy/herald.example.yaml deploy/compose/herald.yaml deploy/k8s/base/herald.yaml)
+configs=(deploy/herald.example.yaml deploy/herald.ack.yaml deploy/compose/herald.yaml deploy/k8s/base/herald.yaml)
 if [ -x "$BIN/herald-consumer" ]; then
     for f in "${configs[@]}"; do
         check "config: herald-consumer --check-config $f" check_config "$f"
