@@ -348,7 +348,8 @@ char *render_topic_record(const struct rendered *r, const char *receiver,
     return out;
 }
 
-char *render_summary(const struct rendered *r, const char *dest, const char *body)
+char *render_summary(const struct rendered *r, const char *dest, const char *body,
+                     bool with_body)
 {
     const struct alert *a = &r->a;
     cJSON *o = cJSON_CreateObject(), *l, *b = body ? cJSON_Parse(body) : NULL;
@@ -384,6 +385,8 @@ char *render_summary(const struct rendered *r, const char *dest, const char *bod
                     : r->has_ev ? r->ev.event_ms
                                 : 0;
     cJSON_AddNumberToObject(o, "failed_ms", (double)first);
+    if (with_body)
+        add_str(o, "body", body);
     out = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     cJSON_Delete(b);

@@ -65,7 +65,9 @@ char *render_topic_record(const struct rendered *r, const char *receiver,
 /* One line for the backtest and the determinism tests: {"dest", "kind", "thread",
  * "incident", "subject", "service", "stage", "version", "url", "services", "lines",
  * "failures", "suppressed", "alert_id", "text"}; text is the "text" of body (the
- * rendered request, may be NULL). New string. */
-char *render_summary(const struct rendered *r, const char *dest, const char *body);
+ * rendered request, may be NULL); with_body adds "body", the request itself. New
+ * string. */
+char *render_summary(const struct rendered *r, const char *dest, const char *body,
+                     bool with_body);
 
 #endif

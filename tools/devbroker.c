@@ -4,8 +4,8 @@
  * It is librdkafka's mock cluster (rdkafka_mock.h) behind a small command line: N
  * in-memory brokers on loopback, the Herald topics created up front, and an optional
  * HTTP control endpoint on 127.0.0.1 for fault injection (broker down/up, request
- * errors, leader moves, round-trip time). Nothing is persisted; everything is gone
- * when the process exits.
+ * errors, leader moves, round-trip time, a group's committed offsets). Nothing is
+ * persisted; everything is gone when the process exits.
  *
  *   herald-devbroker [--brokers N] [--topic NAME[:PARTITIONS]]...
  *                    [--control 127.0.0.1:PORT] [--ready-file PATH]
@@ -466,6 +466,48 @@ out:
     return ret;
 }
 
+/* POST /commit?group=G&topic=T&partition=P&offset=O: commit offset O for group G, as
+ * a group's member would. Tests use it to put a group's offset past the end of a log
+ * (a broker that lost its log). The group must have no active member. */
+static enum MHD_Result handle_commit(struct devbroker_ctx *ctx,
+                                     struct MHD_Connection *conn)
+{
+    const char *group = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "group");
+    const char *topic = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "topic");
+    char eb[160], errstr[256];
+    long part, off;
+    rd_kafka_conf_t *conf;
+    rd_kafka_t *rk;
+    rd_kafka_topic_partition_list_t *l;
+    rd_kafka_resp_err_t err;
+
+    if (!group || !*group || strlen(group) > 255)
+        return respond_err(conn, MHD_HTTP_BAD_REQUEST, "bad or missing 'group'");
+    if (topic == NULL || !topic_name_valid(topic, strlen(topic)))
+        return respond_err(conn, MHD_HTTP_BAD_REQUEST, "bad or missing 'topic'");
+    if (query_num(conn, "partition", 0, DEVBROKER_MAX_PARTITIONS - 1, &part, eb,
+                  sizeof(eb)) != 0 ||
+        query_num(conn, "offset", 0, INT32_MAX, &off, eb, sizeof(eb)) != 0)
+        return respond_err(conn, MHD_HTTP_BAD_REQUEST, eb);
+    conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", ctx->bootstrap, errstr,
+                          sizeof(errstr)) ||
+        rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr)) ||
+        !(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr)))) {
+        rd_kafka_conf_destroy(conf);
+        return respond_err(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, errstr);
+    }
+    l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, (int32_t)part)->offset = off;
+    err = rd_kafka_commit(rk, l, 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    log_info("control: group %s commits %s [%ld] at %ld: %s", group, topic, part, off,
+             rd_kafka_err2str(err));
+    return respond_mock(conn, err);
+}
+
 /* Route one complete request. */
 static enum MHD_Result route(struct devbroker_ctx *ctx, struct MHD_Connection *conn,
                              const char *url, const char *method)
@@ -481,10 +523,12 @@ static enum MHD_Result route(struct devbroker_ctx *ctx, struct MHD_Connection *c
     }
     if (strcmp(url, "/broker/down") != 0 && strcmp(url, "/broker/up") != 0 &&
         strcmp(url, "/errors") != 0 && strcmp(url, "/leader") != 0 &&
-        strcmp(url, "/rtt") != 0)
+        strcmp(url, "/rtt") != 0 && strcmp(url, "/commit") != 0)
         return respond_err(conn, MHD_HTTP_NOT_FOUND, "not_found");
     if (!is_post)
         return respond_err(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+    if (strcmp(url, "/commit") == 0)
+        return handle_commit(ctx, conn);
 
     if (strcmp(url, "/errors") == 0)
         return handle_errors(ctx, conn);

@@ -54,7 +54,8 @@ struct bt_result {
     struct bt_channel *ch;
     size_t nch;
     long messages, rejected;
-    FILE *out; /* --messages, or NULL */
+    FILE *out;   /* --messages, or NULL */
+    bool bodies; /* --bodies: each line carries the Slack request too */
     const char *tag;
 };
 
@@ -277,7 +278,7 @@ static int drain(const struct config *cfg, struct outbox *ob, struct bt_result *
             if (c)
                 c->n[kind_index(r.kind)]++;
             res->messages++;
-            char *line = render_summary(&r, name, dl.body);
+            char *line = render_summary(&r, name, dl.body, res->bodies);
             free((void *)(uintptr_t)dl.body);
             if (line && res->out)
                 fprintf(res->out, "{\"config\":\"%s\",%s\n", res->tag, line + 1);
@@ -410,6 +411,7 @@ static void usage(FILE *f)
             "  -c, --config FILE     the Herald config whose rules to try\n"
             "      --compare FILE    a second config: both side by side, and B-A\n"
             "      --messages FILE   every message as one JSON line (- = stdout)\n"
+            "      --bodies          ... with the Slack request it would be\n"
             "      --redis HOST:PORT use this Redis (under a prefix of its own) instead\n"
             "                        of starting a throwaway redis-server\n"
             "      --version\n"
@@ -432,6 +434,7 @@ int main(int argc, char **argv)
                                          {"compare", required_argument, NULL, 'C'},
                                          {"messages", required_argument, NULL, 'm'},
                                          {"redis", required_argument, NULL, 'r'},
+                                         {"bodies", no_argument, NULL, 'B'},
                                          {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -459,6 +462,9 @@ int main(int argc, char **argv)
             break;
         case 'r':
             redis = optarg;
+            break;
+        case 'B':
+            ra.bodies = rb.bodies = true;
             break;
         case 'V':
             puts("herald-backtest " HERALD_VERSION);
