@@ -17,7 +17,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config make \
       librdkafka-dev libcjson-dev libcurl4-openssl-dev libhiredis-dev libyaml-dev \
-      libmicrohttpd-dev \
+      libmicrohttpd-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -31,7 +31,7 @@ RUN make -j2 all \
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      librdkafka1 libcjson1 libcurl4 libhiredis0.14 libyaml-0-2 libmicrohttpd12 \
+      librdkafka1 libcjson1 libcurl4 libhiredis0.14 libyaml-0-2 libmicrohttpd12 libssl3 \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 herald \

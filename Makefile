@@ -9,7 +9,7 @@
 
 CC      ?= cc
 SAN     ?= 0
-PKGS    := rdkafka libcjson libcurl hiredis yaml-0.1 libmicrohttpd
+PKGS    := rdkafka libcjson libcurl hiredis yaml-0.1 libmicrohttpd libcrypto
 
 ifeq ($(SAN),1)
 BUILD   ?= build-asan
@@ -166,6 +166,16 @@ $(FUZZ_DIR)/obj/%.o: common/%.c $(wildcard common/*.h)
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(wildcard common/*.h)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+# make test runs every kept input (tests/fuzz/crashes/<target>-*, the seed corpus)
+# through each target's entry point without libFuzzer: tests/fuzz/regress.c, with the
+# normal compiler, and under ASan/UBSan in make test-asan.
+FUZZ_REGRESS := $(FUZZ_TARGETS:%=$(BUILD)/tests/test_fuzz_%)
+$(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/regress.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -DFUZZ_TARGET='"$*"' $(LDFLAGS) -o $@ tests/fuzz/fuzz_$*.c \
+	  tests/fuzz/regress.c $(LIB) $(LDLIBS) -lcmocka
+build-tests: $(FUZZ_REGRESS)
 
 fuzz: check-deps $(FUZZ_BINS)
 	@status=0; for t in $(FUZZ_TARGETS); do \

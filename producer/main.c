@@ -160,11 +160,14 @@ static int run_file(rd_kafka_t *rk, const char *topic, const char *path, bool ra
             log_error("rejected %s: %s", where, err);
             continue;
         }
-        char *json = event_to_json(&ev);
+        /* Only what every consumer accepts is published; the rest is rejected here,
+         * loudly, and makes the exit status 2. */
+        char *json = event_encode(&ev, err, sizeof(err));
         int kl = event_key(&ev, key, sizeof(key));
         if (!json || kl < 0) {
             c->rejected++;
-            log_error("rejected %s: cannot encode the event (key or value too large)", where);
+            log_error("rejected %s: %s", where,
+                      json ? "the Kafka key (org/repo/job) is too long" : err);
         } else {
             pace(speed, ev.event_ms, first_ms, start_mono, rk);
             if (publish(rk, topic, key, (size_t)kl, json, strlen(json)) == 0)
