@@ -140,7 +140,7 @@ validate:
 clean:
 	rm -rf build bin build-asan bin-asan build-fuzz
 
-# --- make fuzz: libFuzzer targets for the event and config parsers (tests/fuzz/) ---
+# --- make fuzz: libFuzzer targets for the event, config and HTTP parsers (tests/fuzz/) ---
 # Needs clang and libclang-rt-14-dev. Builds into build-fuzz/ with the common/*.c
 # sources compiled in (not libherald.a), runs each target for FUZZ_SECONDS on a
 # scratch copy of its seed corpus, and fails if any target finds a crash, a leak or
@@ -150,7 +150,7 @@ FUZZ_SECONDS ?= 20
 # FUZZ_SEED 0: a new random seed each run; CI fixes it so that a run is repeatable.
 FUZZ_SEED    ?= 0
 FUZZ_DIR     := build-fuzz
-FUZZ_TARGETS := event config
+FUZZ_TARGETS := event config http
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Icommon -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
