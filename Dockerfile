@@ -21,7 +21,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN make -j2 all \
+# .git is not in the build context: pass the version in, e.g.
+#   docker build --build-arg HERALD_VERSION="$(git describe --tags --always --dirty)" .
+# (empty: the binaries say "unknown" for --version).
+ARG HERALD_VERSION=
+RUN make -j2 all HERALD_VERSION="${HERALD_VERSION}" \
  && mkdir -p /out/etc \
  && sed 's|^  listen: 127.0.0.1:9464 .*|  listen: "0.0.0.0:9464"           # all interfaces in a container|' \
       deploy/herald.example.yaml >/out/etc/herald.yaml \

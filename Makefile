@@ -75,6 +75,20 @@ $(BUILD)/gen/%.lua.h: consumer/%.lua
 $(CONSUMER_SRC:%.c=$(BUILD)/%.o): $(LUA_HDR)
 $(CONSUMER_SRC:%.c=$(BUILD)/%.o): ALLCFLAGS += -I$(BUILD)/gen
 
+# The version every binary prints for --version (common/version.h): git describe at
+# build time, "unknown" without git; `make HERALD_VERSION=1.2.3` sets it. Only
+# version.o is built with it; the stamp file makes it rebuild when it changes.
+HERALD_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+HERALD_VERSION_SAFE := $(shell printf '%s' '$(HERALD_VERSION)' | tr -cd 'A-Za-z0-9._+-' | cut -c1-64)
+$(BUILD)/version.txt: FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' '$(HERALD_VERSION_SAFE)' | cmp -s - $@ || \
+	  printf '%s\n' '$(HERALD_VERSION_SAFE)' > $@
+$(BUILD)/common/version.o: $(BUILD)/version.txt
+$(BUILD)/common/version.o: ALLCFLAGS += -DHERALD_VERSION='"$(HERALD_VERSION_SAFE)"'
+.PHONY: FORCE
+FORCE:
+
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^

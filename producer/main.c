@@ -19,6 +19,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "util.h"
+#include "version.h"
 
 #define PRODUCER_MAX_PROPS 64
 
@@ -69,7 +70,8 @@ static void usage(FILE *f)
             "      --raw               publish each input line unchanged (key test/raw);\n"
             "                          for testing how consumers handle bad input\n"
             "      --timeout SECONDS   how long to wait for delivery at the end (60)\n"
-            "  -h, --help\n");
+            "  -h, --help\n"
+            "      --version\n");
 }
 
 /* Publish one message, waiting while librdkafka's queue is full. */
@@ -186,7 +188,8 @@ int main(int argc, char **argv)
         {"brokers", required_argument, NULL, 'b'}, {"topic", required_argument, NULL, 't'},
         {"config", required_argument, NULL, 'c'},  {"replay-speed", required_argument, NULL, 's'},
         {"raw", no_argument, NULL, 'r'},           {"timeout", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
     const char *brokers = NULL, *topic = NULL, *config_path = NULL;
     struct kv props[PRODUCER_MAX_PROPS];
     size_t nprops = 0;
@@ -234,6 +237,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'h': usage(stdout); return 0;
+        case 'V': version_print(stdout, "herald-producer"); return 0;
         default: usage(stderr); return 1;
         }
     }

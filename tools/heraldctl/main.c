@@ -17,6 +17,7 @@
 #include "log.h"
 #include "silence.h"
 #include "util.h"
+#include "version.h"
 
 #define CTL_DEFAULT_HOST "127.0.0.1"
 #define CTL_DEFAULT_PORT 6379
@@ -42,6 +43,7 @@ void ctl_usage(FILE *f)
         "      --db N                Redis database (default 0)\n"
         "      --password-env NAME   read the Redis password from $NAME\n"
         "  -h, --help\n"
+        "      --version\n"
         "FIELD is one of service, repo, job, stage, type, tier, state, org, base_ref;\n"
         "GLOB may use * and ?. DURATION: 30m, 2h, 1d, 1h30m.\n"
         "Exit status: 0 ok, 1 usage error or not found, 2 Redis unreachable.\n");
@@ -169,6 +171,7 @@ int main(int argc, char **argv)
                                          {"db", required_argument, NULL, 'D'},
                                          {"password-env", required_argument, NULL, 'W'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     const char *cfg_path = NULL, *redis = NULL, *prefix = NULL, *db = NULL, *pwenv = NULL;
     char err[8192];
@@ -198,6 +201,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             ctl_usage(stdout);
+            return CTL_OK;
+        case 'V':
+            version_print(stdout, "heraldctl");
             return CTL_OK;
         default:
             return ctl_usage_error("bad option or missing value: %s", argv[optind - 1]);
