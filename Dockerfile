@@ -17,11 +17,15 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config make \
       librdkafka-dev libcjson-dev libcurl4-openssl-dev libhiredis-dev libyaml-dev \
-      libmicrohttpd-dev \
+      libmicrohttpd-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN make -j2 all \
+# .git is not in the build context: pass the version in, e.g.
+#   docker build --build-arg HERALD_VERSION="$(git describe --tags --always --dirty)" .
+# (empty: the binaries say "unknown" for --version).
+ARG HERALD_VERSION=
+RUN make -j2 all HERALD_VERSION="${HERALD_VERSION}" \
  && mkdir -p /out/etc \
  && sed 's|^  listen: 127.0.0.1:9464 .*|  listen: "0.0.0.0:9464"           # all interfaces in a container|' \
       deploy/herald.example.yaml >/out/etc/herald.yaml \
@@ -31,7 +35,7 @@ RUN make -j2 all \
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      librdkafka1 libcjson1 libcurl4 libhiredis0.14 libyaml-0-2 libmicrohttpd12 \
+      librdkafka1 libcjson1 libcurl4 libhiredis0.14 libyaml-0-2 libmicrohttpd12 libssl3 \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 herald \

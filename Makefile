@@ -9,7 +9,7 @@
 
 CC      ?= cc
 SAN     ?= 0
-PKGS    := rdkafka libcjson libcurl hiredis yaml-0.1 libmicrohttpd
+PKGS    := rdkafka libcjson libcurl hiredis yaml-0.1 libmicrohttpd libcrypto
 
 ifeq ($(SAN),1)
 BUILD   ?= build-asan
@@ -88,6 +88,20 @@ $(BUILD)/gen/%.lua.h: consumer/lua/%.lua
 $(CONSUMER_SRC:%.c=$(BUILD)/%.o): $(LUA_HDR)
 $(CONSUMER_SRC:%.c=$(BUILD)/%.o): ALLCFLAGS += -I$(BUILD)/gen
 
+# The version every binary prints for --version (common/version.h): git describe at
+# build time, "unknown" without git; `make HERALD_VERSION=1.2.3` sets it. Only
+# version.o is built with it; the stamp file makes it rebuild when it changes.
+HERALD_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+HERALD_VERSION_SAFE := $(shell printf '%s' '$(HERALD_VERSION)' | tr -cd 'A-Za-z0-9._+-' | cut -c1-64)
+$(BUILD)/version.txt: FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' '$(HERALD_VERSION_SAFE)' | cmp -s - $@ || \
+	  printf '%s\n' '$(HERALD_VERSION_SAFE)' > $@
+$(BUILD)/common/version.o: $(BUILD)/version.txt
+$(BUILD)/common/version.o: ALLCFLAGS += -DHERALD_VERSION='"$(HERALD_VERSION_SAFE)"'
+.PHONY: FORCE
+FORCE:
+
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
@@ -158,7 +172,7 @@ validate:
 clean:
 	rm -rf build bin build-asan bin-asan build-fuzz
 
-# --- make fuzz: libFuzzer targets for the event and config parsers (tests/fuzz/) ---
+# --- make fuzz: libFuzzer targets for the event, config and HTTP parsers (tests/fuzz/) ---
 # Needs clang and libclang-rt-14-dev. Builds into build-fuzz/ with the common/*.c
 # sources compiled in (not libherald.a), runs each target for FUZZ_SECONDS on a
 # scratch copy of its seed corpus, and fails if any target finds a crash, a leak or
@@ -168,7 +182,7 @@ FUZZ_SECONDS ?= 20
 # FUZZ_SEED 0: a new random seed each run; CI fixes it so that a run is repeatable.
 FUZZ_SEED    ?= 0
 FUZZ_DIR     := build-fuzz
-FUZZ_TARGETS := event config
+FUZZ_TARGETS := event config http
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Icommon -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -184,6 +198,16 @@ $(FUZZ_DIR)/obj/%.o: common/%.c $(wildcard common/*.h)
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ) $(wildcard common/*.h)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+# make test runs every kept input (tests/fuzz/crashes/<target>-*, the seed corpus)
+# through each target's entry point without libFuzzer: tests/fuzz/regress.c, with the
+# normal compiler, and under ASan/UBSan in make test-asan.
+FUZZ_REGRESS := $(FUZZ_TARGETS:%=$(BUILD)/tests/test_fuzz_%)
+$(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/regress.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -DFUZZ_TARGET='"$*"' $(LDFLAGS) -o $@ tests/fuzz/fuzz_$*.c \
+	  tests/fuzz/regress.c $(LIB) $(LDLIBS) -lcmocka
+build-tests: $(FUZZ_REGRESS)
 
 fuzz: check-deps $(FUZZ_BINS)
 	@status=0; for t in $(FUZZ_TARGETS); do \

@@ -162,6 +162,71 @@ static void check_keys(struct cfgp *p, const yaml_node_t *map, const char *path,
     }
 }
 
+/* One key of a mapping, for finding duplicates. */
+struct keyref {
+    const char *key;
+    const yaml_node_t *node; /* the key's node, for its line */
+    unsigned long line;      /* 1-based */
+};
+
+static int keyref_cmp(const void *a, const void *b)
+{
+    const struct keyref *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+
+    if (c)
+        return c;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Report every key given twice in one mapping, anywhere in the document, with both
+ * lines: lookups take the first and would silently ignore the second. Sorting keeps
+ * this O(n log n) for a mapping of many keys. */
+static void check_duplicates(struct cfgp *p)
+{
+    struct keyref *refs = NULL;
+    size_t cap = 0;
+
+    for (yaml_node_t *n = p->doc->nodes.start; n < p->doc->nodes.top; n++) {
+        size_t cnt = 0, total;
+        if (n->type != YAML_MAPPING_NODE)
+            continue;
+        total = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+        if (total < 2)
+            continue;
+        if (total > cap) {
+            struct keyref *r = realloc(refs, total * sizeof(*refs));
+            if (!r) {
+                p->oom = true;
+                break;
+            }
+            refs = r;
+            cap = total;
+        }
+        for (yaml_node_pair_t *kv = n->data.mapping.pairs.start;
+             kv < n->data.mapping.pairs.top; kv++) {
+            yaml_node_t *kn = node(p, kv->key);
+            if (sval(kn))
+                refs[cnt++] =
+                    (struct keyref){sval(kn), kn, (unsigned long)kn->start_mark.line + 1};
+        }
+        qsort(refs, cnt, sizeof(*refs), keyref_cmp);
+        for (size_t i = 1; i < cnt; i++) {
+            size_t first = i - 1;
+            if (strcmp(refs[first].key, refs[i].key) != 0)
+                continue;
+            while (first > 0 && strcmp(refs[first - 1].key, refs[i].key) == 0)
+                first--;
+            cerr(
+                p, refs[i].node,
+                "duplicate key \"%.80s\": given at lines %lu and %lu (a key may be given "
+                "once; remove one)",
+                refs[i].key, refs[first].line, refs[i].line);
+        }
+    }
+    free(refs);
+}
+
 static const char *dup(struct cfgp *p, const char *s)
 {
     const char *d = arena_strdup(&p->c->arena, s);
@@ -297,12 +362,18 @@ static void get_list(struct cfgp *p, const yaml_node_t *n, const char *what,
 static const char *get_secret(struct cfgp *p, const yaml_node_t *map, const char *key,
                               const char *path)
 {
-    char k_env[64], k_file[64], err[256];
+    char k_env[CONFIG_MAX_KEY + 8], k_file[CONFIG_MAX_KEY + 8], err[256];
     const char *inl, *env, *file, *v = NULL;
-    int given;
+    int given, we, wf;
 
-    snprintf(k_env, sizeof(k_env), "%s_env", key);
-    snprintf(k_file, sizeof(k_file), "%s_file", key);
+    /* Keys are this file's names or kafka.properties keys, both at most
+     * CONFIG_MAX_KEY bytes; a cut name would look up another key, so refuse it. */
+    we = snprintf(k_env, sizeof(k_env), "%s_env", key);
+    wf = snprintf(k_file, sizeof(k_file), "%s_file", key);
+    if (we < 0 || wf < 0 || (size_t)we >= sizeof(k_env) || (size_t)wf >= sizeof(k_file)) {
+        cerr(p, map, "%s%.40s...: key longer than %d bytes", path, key, CONFIG_MAX_KEY);
+        return NULL;
+    }
     inl = get_scalar(p, map, key, path);
     env = get_scalar(p, map, k_env, path);
     file = get_scalar(p, map, k_file, path);
@@ -372,16 +443,24 @@ static void parse_kafka(struct cfgp *p, const yaml_node_t *m)
     for (yaml_node_pair_t *kv = props->data.mapping.pairs.start;
          kv < props->data.mapping.pairs.top; kv++) {
         const char *k = sval(node(p, kv->key)), *v;
-        char base[256];
+        char base[CONFIG_MAX_KEY + 1];
         size_t kl;
         if (!k || !sval(node(p, kv->value))) {
             cerr(p, node(p, kv->key),
                  "kafka.properties: keys and values must be strings");
             continue;
         }
-        /* sasl.password_env: NAME -> sasl.password from the environment. */
+        /* librdkafka's names are short: a longer key is a mistake, never cut. */
         kl = strlen(k);
-        snprintf(base, sizeof(base), "%s", k);
+        if (kl > CONFIG_MAX_KEY) {
+            cerr(p, node(p, kv->key),
+                 "kafka.properties: key \"%.40s...\" is %zu bytes "
+                 "long (at most %d)",
+                 k, kl, CONFIG_MAX_KEY);
+            continue;
+        }
+        /* sasl.password_env: NAME -> sasl.password from the environment. */
+        memcpy(base, k, kl + 1);
         if (kl > 4 && strcmp(k + kl - 4, "_env") == 0)
             base[kl - 4] = '\0';
         else if (kl > 5 && strcmp(k + kl - 5, "_file") == 0)
@@ -992,6 +1071,7 @@ struct config *config_parse(const char *name, const char *text, size_t len, char
              "the top level must be a mapping (kafka:, redis:, receivers:, ...)");
         goto out;
     }
+    check_duplicates(&p);
     check_keys(&p, root, "", top);
     if ((n = mget(&p, root, "kafka")) != NULL)
         parse_kafka(&p, n);

@@ -20,6 +20,7 @@
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define CONFIG_MAX_ERRORS 32
 #define CONFIG_MAX_LIST 1024 /* entries in any list */
+#define CONFIG_MAX_KEY 255   /* bytes of a kafka.properties key */
 
 /* Event fields a fingerprint or a route can use. */
 enum field {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "classify.h"
 #include "util.h"
 
@@ -195,11 +197,69 @@ static int validate(struct event *ev, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* Write the first EVENT_ID_HASH_HEX hex digits of the SHA-256 of data[0..len) into
+ * hex (EVENT_ID_HASH_HEX + 1 bytes). Returns 0, or -1 if libcrypto failed. */
+static int id_hash(const char *data, size_t len, char *hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) ||
+        mdlen * 2 < EVENT_ID_HASH_HEX)
+        return -1;
+    for (size_t i = 0; i < EVENT_ID_HASH_HEX / 2; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[EVENT_ID_HASH_HEX] = '\0';
+    return 0;
+}
+
+/* The event id (docs/events.md), deterministic so that a re-read or replayed ProwJob
+ * is the same event: "<base>:<state>" with base the ProwJob's name, or for a ProwJob
+ * without one "<job>:<build id or ->:<start ms>". Never longer than EVENT_MAX_ID
+ * bytes, whatever the input: a longer base is cut at a UTF-8 character boundary and
+ * followed by "~" and EVENT_ID_HASH_HEX hex digits of the SHA-256 of the whole base,
+ * so two long names sharing a prefix still get two ids (a plain cut made them one,
+ * and an uncut id over EVENT_MAX_FIELD was refused by every consumer). Returns a new
+ * string (caller frees) or NULL if memory ran out. */
+static char *make_id(const struct event *ev)
+{
+    char hex[EVENT_ID_HASH_HEX + 1];
+    size_t state_len = strlen(ev->state), keep;
+    struct buf base, id;
+    char *out = NULL;
+
+    buf_init(&base, 4 * EVENT_MAX_FIELD);
+    buf_init(&id, EVENT_MAX_ID + 1);
+    if (ev->prowjob && *ev->prowjob
+            ? buf_puts(&base, ev->prowjob)
+            : buf_printf(&base, "%s:%s:%lld", ev->job, ev->build_id ? ev->build_id : "-",
+                         (long long)ev->start_ms))
+        goto out;
+    if (base.len + 1 + state_len <= EVENT_MAX_ID) {
+        if (buf_printf(&id, "%s:%s", base.data, ev->state) == 0)
+            out = buf_detach(&id, NULL);
+        goto out;
+    }
+    /* "<prefix>~<hash>:<state>"; the state is one of job_states, at most 10 bytes. */
+    keep = EVENT_MAX_ID - (1 + EVENT_ID_HASH_HEX + 1 + state_len);
+    while (keep > 0 && ((unsigned char)base.data[keep] & 0xc0) == 0x80)
+        keep--; /* base.data[keep] would start the cut-off part: not inside a char */
+    if (id_hash(base.data, base.len, hex) == 0 && buf_append(&id, base.data, keep) == 0 &&
+        buf_printf(&id, "~%s:%s", hex, ev->state) == 0)
+        out = buf_detach(&id, NULL);
+out:
+    buf_release(&base);
+    buf_release(&id);
+    return out;
+}
+
 int event_from_prowjob(struct event *ev, const cJSON *pj, int64_t observed_ms,
                        char *errstr, size_t errstr_size)
 {
     const cJSON *meta, *spec, *status, *refs, *rc, *rep;
-    struct buf idb;
 
     errstr[0] = '\0';
     event_init(ev);
@@ -290,18 +350,8 @@ int event_from_prowjob(struct event *ev, const cJSON *pj, int64_t observed_ms,
     ev->event_ms = ev->completion_ms ? ev->completion_ms
                    : ev->start_ms    ? ev->start_ms
                                      : observed_ms;
-    /* The id is deterministic so a re-read or replayed ProwJob is the same event. */
-    /* Built whole (never cut: a cut could split a UTF-8 character or make two long
-     * names the same id); the parts are bounded by EVENT_MAX_FIELD. */
-    buf_init(&idb, 4 * EVENT_MAX_FIELD);
-    if (ev->prowjob && *ev->prowjob ? buf_printf(&idb, "%s:%s", ev->prowjob, ev->state)
-                                    : buf_printf(&idb, "%s:%s:%lld:%s", ev->job,
-                                                 ev->build_id ? ev->build_id : "-",
-                                                 (long long)ev->start_ms, ev->state)) {
-        buf_release(&idb);
+    if (!(ev->id = make_id(ev)))
         goto fail;
-    }
-    ev->id = buf_detach(&idb, NULL);
     if (!(ev->service = classify_service(NULL, ev)))
         goto fail;
     return 0;
@@ -384,6 +434,31 @@ char *event_to_json(const struct event *ev)
 out:
     cJSON_Delete(o);
     return out;
+}
+
+/* The producer's last check: what it publishes goes through the same parser every
+ * consumer runs, so nothing it sends can be refused for the reasons a consumer
+ * checks. */
+char *event_encode(const struct event *ev, char *errstr, size_t errstr_size)
+{
+    char *json = event_to_json(ev);
+    struct event back;
+    char why[256];
+    int rc;
+
+    if (!json) {
+        snprintf(errstr, errstr_size, "cannot serialise the event (out of memory)");
+        return NULL;
+    }
+    rc = event_from_json(&back, json, strlen(json), why, sizeof(why));
+    event_release(&back);
+    if (rc < 0) {
+        snprintf(errstr, errstr_size, "consumers would reject the event (%s): %s",
+                 event_error_name(rc), why);
+        free(json);
+        return NULL;
+    }
+    return json;
 }
 
 int event_json_depth(const char *data, size_t len)

@@ -18,6 +18,8 @@
 #define EVENT_MAX_FIELD 4096         /* bytes; longest string field kept */
 #define EVENT_MAX_PULLS 32
 #define EVENT_MAX_DEPTH 32 /* JSON nesting accepted by the parsers */
+#define EVENT_MAX_ID 256   /* bytes; event_from_prowjob never builds a longer id */
+#define EVENT_ID_HASH_HEX 32 /* hex digits of SHA-256 in an id built from a long name */
 
 struct event_pull {
     long number;
@@ -29,16 +31,17 @@ struct event_pull {
 
 /* Every char * is owned by the event and may be NULL unless said otherwise. */
 struct event {
-    int schema;     /* EVENT_SCHEMA_VERSION */
-    char *id;       /* never NULL: deterministic, "<prowjob name>:<state>" */
-    char *job;      /* never NULL: spec.job */
-    char *type;     /* never NULL: presubmit | postsubmit | periodic | batch */
-    char *state;    /* never NULL: triggered | pending | success | failure | ... */
-    char *build_id; /* status.build_id */
-    char *prowjob;  /* metadata.name */
-    char *org;      /* refs.org, else extra_refs[0].org */
-    char *repo;     /* refs.repo, else extra_refs[0].repo */
-    char *base_ref; /* branch, or the tag for tag-triggered postsubmits */
+    int schema;         /* EVENT_SCHEMA_VERSION */
+    char *id;           /* never NULL: deterministic, "<prowjob name>:<state>",
+                           at most EVENT_MAX_ID bytes from event_from_prowjob */
+    char *job;          /* never NULL: spec.job */
+    char *type;         /* never NULL: presubmit | postsubmit | periodic | batch */
+    char *state;        /* never NULL: triggered | pending | success | failure | ... */
+    char *build_id;     /* status.build_id */
+    char *prowjob;      /* metadata.name */
+    char *org;          /* refs.org, else extra_refs[0].org */
+    char *repo;         /* refs.repo, else extra_refs[0].repo */
+    char *base_ref;     /* branch, or the tag for tag-triggered postsubmits */
     char *base_sha;
     struct event_pull *pulls;
     size_t npulls;
@@ -70,6 +73,13 @@ int event_from_prowjob(struct event *ev, const cJSON *pj, int64_t observed_ms,
 
 /* Serialise to the schema's JSON. Returns a new string (caller frees) or NULL. */
 char *event_to_json(const struct event *ev);
+
+/* Serialise as event_to_json() does, then parse the result with event_from_json(),
+ * the consumers' parser: what this returns, every consumer accepts. Returns a new
+ * string (caller frees), or NULL with the reason in errstr ("consumers would reject
+ * the event (too_large): event is larger than 262144 bytes", or out of memory).
+ * The producer publishes only what this returns. */
+char *event_encode(const struct event *ev, char *errstr, size_t errstr_size);
 
 /* Why event_from_json rejected an event: its negative return values. */
 enum event_error {

@@ -2,13 +2,11 @@
  *
  * The registry is an array of families sorted by name, each with an array of series
  * sorted by label string; both are found by binary search under one mutex. The HTTP
- * endpoint is a libmicrohttpd daemon with a small internal thread pool. */
+ * endpoint is common/httpd.c: health on its I/O thread, the rest on two workers. */
 #include "metrics.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,16 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
-#include <microhttpd.h>
-
+#include "httpd.h"
 #include "log.h"
 
-#define METRICS_HTTP_THREADS 2    /* server thread pool */
-#define METRICS_HTTP_CONN_MAX 64  /* concurrent connections */
-#define METRICS_HTTP_TIMEOUT_S 10 /* idle connection timeout */
-#define METRICS_HTTP_HOST_MAX 64  /* bytes of the host part of a listen address */
+#define METRICS_HTTP_THREADS 2 /* workers for /readyz and /metrics */
 
 enum metrics_kind { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM };
 enum metrics_op { OP_ADD, OP_SET, OP_OBSERVE };
@@ -70,14 +63,10 @@ struct metrics {
 };
 
 struct metrics_http {
-    struct MHD_Daemon *d;
+    struct httpd *srv;
     struct metrics *m; /* borrowed, may be NULL */
     int (*ready_cb)(void *opaque, char *why, size_t why_size);
     void *opaque; /* borrowed */
-    int port;
-    pthread_mutex_t errmu; /* guards starting and lasterr */
-    bool starting;         /* capture daemon messages instead of logging them */
-    char lasterr[256];     /* last daemon message while starting */
 };
 
 /* --- names, labels, values --- */
@@ -703,193 +692,52 @@ int metrics_render(struct metrics *m, struct buf *out)
     return rc;
 }
 
-/* --- HTTP endpoint --- */
+/* --- HTTP endpoint (common/httpd.c) --- */
 
-/* Fixed bodies, served from static storage (libmicrohttpd wants non-const buffers). */
-static char body_ok[] = "ok\n";
-static char body_ready[] = "ready\n";
-static char body_not_found[] = "not found\n";
-static char body_not_allowed[] = "method not allowed\n";
-static char body_too_big[] = "metrics unavailable\n";
-static char body_empty[] = "";
-
-#define CTYPE_TEXT "text/plain; charset=utf-8"
-#define CTYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
-
-/* Queue one response; body[0..len) is used as `mode` says. */
-static enum MHD_Result http_reply(struct MHD_Connection *conn, unsigned int status,
-                                  const char *ctype, char *body, size_t len,
-                                  enum MHD_ResponseMemoryMode mode)
+static void http_metrics(void *opaque, const struct httpd_request *req,
+                         struct httpd_response *resp)
 {
-    struct MHD_Response *r;
-    enum MHD_Result ret = MHD_NO;
+    struct metrics_http *h = opaque;
 
-    r = MHD_create_response_from_buffer(len, body, mode);
-    if (!r) {
-        if (mode == MHD_RESPMEM_MUST_FREE)
-            free(body);
-        return MHD_NO;
-    }
-    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) == MHD_YES &&
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") ==
-            MHD_YES &&
-        (status != MHD_HTTP_METHOD_NOT_ALLOWED ||
-         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") == MHD_YES))
-        ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result http_metrics(struct metrics_http *h, struct MHD_Connection *conn)
-{
-    struct buf b;
-    size_t len;
-    char *body;
-
-    buf_init(&b, METRICS_RENDER_MAX);
-    if (metrics_render(h->m, &b) < 0) {
-        buf_release(&b);
+    (void)req;
+    httpd_add_header(resp, "Cache-Control", "no-store");
+    buf_release(&resp->body);
+    buf_init(&resp->body, METRICS_RENDER_MAX);
+    if (metrics_render(h->m, &resp->body) < 0) {
         log_warn("metrics http: /metrics larger than %u bytes or out of memory",
                  METRICS_RENDER_MAX);
-        return http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CTYPE_TEXT, body_too_big,
-                          sizeof(body_too_big) - 1, MHD_RESPMEM_PERSISTENT);
+        buf_reset(&resp->body);
+        resp->status = 500;
+        buf_puts(&resp->body, "metrics unavailable\n");
+        return;
     }
-    body = buf_detach(&b, &len);
-    if (!body)
-        return http_reply(conn, MHD_HTTP_OK, CTYPE_METRICS, body_empty, 0,
-                          MHD_RESPMEM_PERSISTENT);
-    return http_reply(conn, MHD_HTTP_OK, CTYPE_METRICS, body, len, MHD_RESPMEM_MUST_FREE);
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
-static enum MHD_Result http_ready(struct metrics_http *h, struct MHD_Connection *conn)
+static void http_health(void *opaque, const struct httpd_request *req,
+                        struct httpd_response *resp)
 {
-    char why[METRICS_WHY_MAX] = "", body[METRICS_WHY_MAX + 16];
-    int n;
+    (void)opaque;
+    (void)req;
+    httpd_add_header(resp, "Cache-Control", "no-store");
+    buf_puts(&resp->body, "ok\n");
+}
 
-    if (!h->ready_cb || h->ready_cb(h->opaque, why, sizeof(why)) == 0)
-        return http_reply(conn, MHD_HTTP_OK, CTYPE_TEXT, body_ready,
-                          sizeof(body_ready) - 1, MHD_RESPMEM_PERSISTENT);
+static void http_ready(void *opaque, const struct httpd_request *req,
+                       struct httpd_response *resp)
+{
+    struct metrics_http *h = opaque;
+    char why[METRICS_WHY_MAX] = "";
+
+    (void)req;
+    httpd_add_header(resp, "Cache-Control", "no-store");
+    if (!h->ready_cb || h->ready_cb(h->opaque, why, sizeof(why)) == 0) {
+        buf_puts(&resp->body, "ready\n");
+        return;
+    }
     why[sizeof(why) - 1] = '\0';
-    n = snprintf(body, sizeof(body), "not ready%s%s\n", why[0] ? ": " : "", why);
-    if (n < 0 || (size_t)n >= sizeof(body))
-        n = (int)sizeof(body) - 1;
-    return http_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, CTYPE_TEXT, body, (size_t)n,
-                      MHD_RESPMEM_MUST_COPY);
-}
-
-/* Every request: answered on its first call, before any body is read. */
-static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn,
-                                   const char *url, const char *method,
-                                   const char *version, const char *upload_data,
-                                   size_t *upload_data_size, void **con_cls)
-{
-    struct metrics_http *h = cls;
-
-    (void)version;
-    (void)upload_data;
-    (void)upload_data_size;
-    (void)con_cls;
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-        strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, CTYPE_TEXT, body_not_allowed,
-                          sizeof(body_not_allowed) - 1, MHD_RESPMEM_PERSISTENT);
-    if (strcmp(url, "/metrics") == 0)
-        return http_metrics(h, conn);
-    if (strcmp(url, "/healthz") == 0)
-        return http_reply(conn, MHD_HTTP_OK, CTYPE_TEXT, body_ok, sizeof(body_ok) - 1,
-                          MHD_RESPMEM_PERSISTENT);
-    if (strcmp(url, "/readyz") == 0)
-        return http_ready(h, conn);
-    return http_reply(conn, MHD_HTTP_NOT_FOUND, CTYPE_TEXT, body_not_found,
-                      sizeof(body_not_found) - 1, MHD_RESPMEM_PERSISTENT);
-}
-
-/* libmicrohttpd's messages: kept for the error text while starting, logged after. */
-static void http_log(void *cls, const char *fmt, va_list ap)
-{
-    struct metrics_http *h = cls;
-    char msg[256];
-    size_t n;
-    bool starting;
-
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    pthread_mutex_lock(&h->errmu);
-    starting = h->starting;
-    if (starting)
-        snprintf(h->lasterr, sizeof(h->lasterr), "%s", msg);
-    pthread_mutex_unlock(&h->errmu);
-    if (!starting)
-        log_warn("metrics http: %s", msg);
-}
-
-union metrics_addr {
-    struct sockaddr sa;
-    struct sockaddr_in in4;
-    struct sockaddr_in6 in6;
-};
-
-/* Parse "host:port", ":port" or "[v6]:port" with a numeric host. Returns 0 and fills
- * *addr, *v6 and *port, or -1 with errstr set. */
-static int parse_listen(const char *listen, union metrics_addr *addr, bool *v6, int *port,
-                        char *errstr, size_t errstr_size)
-{
-    char host[METRICS_HTTP_HOST_MAX];
-    const char *hs, *he, *colon;
-    long long p;
-
-    if (!listen || !*listen) {
-        snprintf(errstr, errstr_size, "metrics listen address is empty");
-        return -1;
-    }
-    *v6 = listen[0] == '[';
-    if (*v6) {
-        hs = listen + 1;
-        he = strchr(hs, ']');
-        colon = he && he[1] == ':' ? he + 1 : NULL;
-    } else {
-        hs = listen;
-        he = colon = strrchr(listen, ':');
-    }
-    if (!colon) {
-        snprintf(errstr, errstr_size, "metrics listen address '%s': expected host:port",
-                 listen);
-        return -1;
-    }
-    if ((size_t)(he - hs) >= sizeof(host)) {
-        snprintf(errstr, errstr_size, "metrics listen address '%s': host too long",
-                 listen);
-        return -1;
-    }
-    memcpy(host, hs, (size_t)(he - hs));
-    host[he - hs] = '\0';
-    if (!(colon[1] >= '0' && colon[1] <= '9') ||
-        util_parse_int(colon + 1, 0, 65535, &p) < 0) {
-        snprintf(errstr, errstr_size,
-                 "metrics listen address '%s': port must be a number 0..65535", listen);
-        return -1;
-    }
-    *port = (int)p;
-    memset(addr, 0, sizeof(*addr));
-    if (*v6) {
-        addr->in6.sin6_family = AF_INET6;
-        addr->in6.sin6_port = htons((uint16_t)p);
-        if (inet_pton(AF_INET6, host, &addr->in6.sin6_addr) == 1)
-            return 0;
-    } else {
-        addr->in4.sin_family = AF_INET;
-        addr->in4.sin_port = htons((uint16_t)p);
-        addr->in4.sin_addr.s_addr = htonl(INADDR_ANY);
-        if (!host[0] || inet_pton(AF_INET, host, &addr->in4.sin_addr) == 1)
-            return 0;
-    }
-    snprintf(errstr, errstr_size,
-             "metrics listen address '%s': host must be a numeric IPv4 address or "
-             "[IPv6]",
-             listen);
-    return -1;
+    resp->status = 503;
+    buf_printf(&resp->body, "not ready%s%s\n", why[0] ? ": " : "", why);
 }
 
 struct metrics_http *metrics_http_start(struct metrics *m, const char *listen,
@@ -897,63 +745,43 @@ struct metrics_http *metrics_http_start(struct metrics *m, const char *listen,
                                                         size_t why_size),
                                         void *opaque, char *errstr, size_t errstr_size)
 {
-    struct metrics_http *h = NULL, *result = NULL;
-    union metrics_addr addr;
-    const union MHD_DaemonInfo *info;
-    unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-    bool v6, mu_ok = false;
-    int port;
+    /* Health answers on the I/O thread, at once, whatever /readyz or /metrics do. */
+    static const struct httpd_route routes[] = {
+        {"/healthz", HTTPD_GET | HTTPD_HEAD, true, http_health},
+        {"/readyz", HTTPD_GET | HTTPD_HEAD, false, http_ready},
+        {"/metrics", HTTPD_GET | HTTPD_HEAD, false, http_metrics},
+    };
+    static const struct httpd_options opts = {"metrics http", METRICS_HTTP_THREADS, 0, 0,
+                                              0};
+    struct metrics_http *h = calloc(1, sizeof(*h));
+    char err[256];
 
-    if (parse_listen(listen, &addr, &v6, &port, errstr, errstr_size) < 0)
-        goto out;
-    h = calloc(1, sizeof(*h));
-    if (!h || pthread_mutex_init(&h->errmu, NULL) != 0) {
+    if (!h) {
         snprintf(errstr, errstr_size, "metrics http: out of memory");
-        goto out;
+        return NULL;
     }
-    mu_ok = true;
     h->m = m;
     h->ready_cb = ready_cb;
     h->opaque = opaque;
-    h->starting = true;
-    if (v6)
-        flags |= MHD_USE_IPv6;
-    h->d = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, http_handle, h, MHD_OPTION_EXTERNAL_LOGGER,
-        http_log, h, MHD_OPTION_SOCK_ADDR, &addr.sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)METRICS_HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)METRICS_HTTP_CONN_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)METRICS_HTTP_TIMEOUT_S, MHD_OPTION_END);
-    pthread_mutex_lock(&h->errmu);
-    h->starting = false;
-    pthread_mutex_unlock(&h->errmu);
-    if (!h->d) {
-        snprintf(errstr, errstr_size, "metrics http: cannot serve on %s: %s", listen,
-                 h->lasterr[0] ? h->lasterr : "libmicrohttpd failed to start");
-        goto out;
+    if (!(h->srv = httpd_start(listen, routes, sizeof(routes) / sizeof(routes[0]), h,
+                               &opts, err, sizeof(err)))) {
+        snprintf(errstr, errstr_size, "metrics http: %s", err);
+        free(h);
+        return NULL;
     }
-    info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = info && info->port ? info->port : port;
-    result = h;
-    h = NULL;
-out:
-    if (h && mu_ok)
-        pthread_mutex_destroy(&h->errmu);
-    free(h);
-    return result;
+    return h;
 }
 
 int metrics_http_port(const struct metrics_http *h)
 {
-    return h ? h->port : -1;
+    return h ? httpd_port(h->srv) : -1;
 }
 
 void metrics_http_stop(struct metrics_http *h)
 {
     if (!h)
         return;
-    MHD_stop_daemon(h->d);
-    pthread_mutex_destroy(&h->errmu);
+    httpd_stop(h->srv);
     free(h);
 }
 

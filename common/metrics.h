@@ -137,7 +137,10 @@ struct metrics_http;
  * it returns 0 when ready, otherwise non-zero after writing a short reason into
  * why[0..why_size) (NUL-terminated; it starts as "", why_size is METRICS_WHY_MAX).
  * It should answer quickly from state it already has.
- * Runs on its own small thread pool until metrics_http_stop().
+ * Served by common/httpd.c until metrics_http_stop(): /healthz on its I/O thread, so
+ * it answers at once under connection pressure (idle, half-sent or unread
+ * connections, a port scan) and whatever /readyz and /metrics do; those two run on
+ * two worker threads. Limits and timeouts: see httpd.h.
  * `m` (may be NULL: /metrics is then empty) and `opaque` are borrowed and must stay
  * valid until metrics_http_stop() returns. Returns the new server, or NULL with a
  * reason in errstr[0..errstr_size) (bad address, port in use, ...). Call from any

@@ -90,8 +90,9 @@ redisContext *rconn_get(struct rconn *r)
     }
     redisSetTimeout(r->ctx, tv);
     if (r->password) {
-        const char *argv[] = {"AUTH", r->password};
-        if (!(rep = command(r, 2, argv)))
+        const char *argv[] = {"AUTH", r->username ? r->username : r->password,
+                              r->password};
+        if (!(rep = command(r, r->username ? 3 : 2, argv)))
             goto fail;
         freeReplyObject(rep);
     }

@@ -5,8 +5,12 @@
  * Redis layout (P = redis.key_prefix, "herald:" by default):
  *   P silence:<id>  hash: id, matchers (JSON array of "field=glob"), reason,
  *                   created_by, created_ms, starts_ms, ends_ms (wall clock, ms since
- *                   the epoch), matched (events suppressed; HINCRBY by consumers).
- *                   Expires (PEXPIREAT) at ends_ms + 7 days.
+ *                   the epoch), matched (events suppressed; HINCRBY by consumers),
+ *                   and where it was added: origin_user (the OS user), origin_host,
+ *                   origin_tool ("heraldctl <version>"); absent on silences written
+ *                   by other means. Expires (PEXPIREAT) at ends_ms + 7 days.
+ * Nothing here is authenticated: whoever can write these keys can silence anything
+ * and write any author or origin (docs/reliability.md, "Who can silence").
  *   P silences      sorted set: member id, score ends_ms.
  * A silence is active at t when starts_ms <= t < ends_ms. All its matchers must
  * match (AND); a matcher is an enum field name (config.h) and a util_glob_match glob.
@@ -30,6 +34,7 @@
 #define SILENCE_MAX 1024                                /* unexpired silences in Redis */
 #define SILENCE_MAX_GLOB 256                            /* bytes of one matcher's glob */
 #define SILENCE_MAX_REASON 1024                         /* bytes of a reason */
+#define SILENCE_MAX_ORIGIN 256 /* bytes of created_by and of each origin_* field */
 #define SILENCE_KEEP_MS ((int64_t)7 * 24 * 3600 * 1000) /* ms kept after ends_ms */
 
 struct silence_matcher {
@@ -48,6 +53,11 @@ struct silence {
     char *created_by;   /* "" if unknown, never NULL after loading */
     int64_t created_ms; /* wall clock */
     int64_t matched;    /* events suppressed so far */
+    /* Where it was added: filled by silence_load/silence_list ("" if not recorded,
+     * never NULL after loading) and stored by silence_add (NULL: not recorded). */
+    char *origin_user; /* OS user name */
+    char *origin_host; /* host name */
+    char *origin_tool; /* "heraldctl v1.2.3" */
 };
 
 /* Silences as loaded, sorted by ends_ms ascending. Zero it before first use. */
@@ -95,7 +105,8 @@ int silence_load(struct rconn *r, const char *prefix, int64_t now_ms,
 
 /* For listing (heraldctl): like silence_load, but every silence not yet over
  * (ends_ms > now_ms, including those starting later), and with `all` also those that
- * ended but are still kept in Redis. */
+ * ended but are still kept in Redis. Uses only read commands (no script), so a
+ * read-only Redis ACL user may list; not atomic. */
 int silence_list(struct rconn *r, const char *prefix, int64_t now_ms, bool all,
                  struct silence_set *out, char *errstr, size_t errstr_size);
 
@@ -115,7 +126,8 @@ void silence_set_release(struct silence_set *s);
 
 /* Store s (its id must be set, see silence_make_id; 1..SILENCE_MAX_MATCHERS matchers;
  * starts_ms < ends_ms; reason may be NULL for "") with created_by (may be NULL for
- * "") and created_ms = now. Fails if the id exists or SILENCE_MAX silences are not
+ * "") and created_ms = now, and s->origin_* (each NULL or valid UTF-8 of at most
+ * SILENCE_MAX_ORIGIN bytes). Fails if the id exists or SILENCE_MAX silences are not
  * yet over, or ends_ms is not after now. Also drops from the sorted set the ids of
  * silences that ended more than 7 days ago. Returns 0 or -1 with errstr. */
 int silence_add(struct rconn *r, const char *prefix, const struct silence *s,

@@ -387,18 +387,49 @@ const char *util_strerror(int err, char *buf, size_t size)
     return buf;
 }
 
+/* What a non-regular file is, for error messages. */
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "an unusual kind of file";
+}
+
 char *util_read_file(const char *path, size_t max, size_t *len, char *errstr,
                      size_t errstr_size)
 {
     char eb[128];
     struct buf b;
     char chunk[65536];
+    struct stat st;
     ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just
+     * below); on a regular file the flag changes nothing. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
     if (fd < 0) {
         snprintf(errstr, errstr_size, "%s: %s", path,
                  util_strerror(errno, eb, sizeof(eb)));
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0) {
+        snprintf(errstr, errstr_size, "%s: %s", path,
+                 util_strerror(errno, eb, sizeof(eb)));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(errstr, errstr_size, "%s: not a regular file (%s); refusing to read it",
+                 path, file_kind(st.st_mode));
+        close(fd);
         return NULL;
     }
     buf_init(&b, max);

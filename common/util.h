@@ -59,8 +59,10 @@ bool util_utf8_valid(const char *s, size_t len);
 /* strdup that returns NULL for a NULL argument. Returns a new string; caller frees. */
 char *util_strdup0(const char *s);
 
-/* Read a whole file (at most max bytes). Returns a new NUL-terminated buffer and sets
- * *len, or NULL with errstr set. Caller frees. */
+/* Read a whole regular file (at most max bytes). Returns a new NUL-terminated buffer
+ * and sets *len, or NULL with errstr set ("<path>: <why>"). Caller frees. Anything
+ * but a regular file (after following symlinks) is refused without reading or
+ * waiting: a FIFO, a device, a socket or a directory. */
 char *util_read_file(const char *path, size_t max, size_t *len, char *errstr,
                      size_t errstr_size);
 

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
+#include "version.h"
 
 #define SHUTDOWN_TEARDOWN_MAX_S 15 /* after the last batch: close, commit, destroy */
 
@@ -54,7 +55,8 @@ static void usage(FILE *f)
                "(default: hostname-pid)\n"
                "      --check-config FILE  validate FILE, explain each error with its "
                "line, exit\n"
-               "  -h, --help\n");
+               "  -h, --help\n"
+               "      --version\n");
 }
 
 static int check_config(const char *path)
@@ -85,6 +87,7 @@ int main(int argc, char **argv)
                                          {"name", required_argument, NULL, 'n'},
                                          {"check-config", required_argument, NULL, 'C'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     const char *path = NULL, *name = NULL;
     char err[8192], defname[128], host[64];
@@ -98,20 +101,12 @@ int main(int argc, char **argv)
     log_init("herald-consumer", LOG_INFO, LOG_JSON);
     while ((opt = getopt_long(argc, argv, "c:n:h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'n':
-            name = optarg;
-            break;
-        case 'C':
-            return check_config(optarg);
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 1;
+        case 'c': path = optarg; break;
+        case 'n': name = optarg; break;
+        case 'C': return check_config(optarg);
+        case 'h': usage(stdout); return 0;
+        case 'V': version_print(stdout, "herald-consumer"); return 0;
+        default: usage(stderr); return 1;
         }
     }
     if (!path || optind != argc) {

@@ -25,6 +25,7 @@
 #include "replay.h"
 #include "stream.h"
 #include "util.h"
+#include "version.h"
 
 #define PRODUCER_MAX_PROPS 64
 
@@ -59,7 +60,8 @@ static void usage(FILE *f)
            "      --raw               publish each input line unchanged (key test/raw);\n"
            "                          for testing how consumers handle bad input\n"
            "      --timeout SECONDS   how long to wait for delivery at the end (60)\n"
-           "  -h, --help\n");
+           "  -h, --help\n"
+           "      --version\n");
 }
 
 int main(int argc, char **argv)
@@ -74,6 +76,7 @@ int main(int argc, char **argv)
                                          {"source-id", required_argument, NULL, 'S'},
                                          {"max-events", required_argument, NULL, 'M'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     const char *brokers = NULL, *topic = NULL, *config_path = NULL, *source_id = NULL;
     struct kv props[PRODUCER_MAX_PROPS];
@@ -154,6 +157,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            version_print(stdout, "herald-producer");
             return 0;
         default:
             usage(stderr);

@@ -179,11 +179,12 @@ int publisher_event(struct publisher *p, const struct event *ev, char *errstr,
                     size_t errstr_size)
 {
     char key[EVENT_MAX_FIELD * 3 + 8];
-    char *json = event_to_json(ev);
+    char *json = event_encode(ev, errstr, errstr_size); /* what consumers accept */
     int kl = event_key(ev, key, sizeof(key)), rc;
 
     if (!json || kl < 0) {
-        snprintf(errstr, errstr_size, "cannot encode the event (key or value too large)");
+        if (json)
+            snprintf(errstr, errstr_size, "cannot encode the event key (too large)");
         free(json);
         return -2;
     }

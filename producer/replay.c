@@ -42,11 +42,12 @@ int replay_add(struct replay *r, const struct event *ev, char *errstr, size_t er
             r->max_events);
         return -1;
     }
-    it.json = event_to_json(ev);
+    it.json = event_encode(ev, errstr, errstr_size); /* what consumers accept */
     kl = event_key(ev, key, sizeof(key));
     if (!it.json || kl < 0) {
+        if (it.json)
+            snprintf(errstr, errstr_size, "cannot encode the event key (too large)");
         free(it.json);
-        snprintf(errstr, errstr_size, "cannot encode the event (key or value too large)");
         return -2;
     }
     it.len = strlen(it.json);

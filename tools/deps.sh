@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config make
       librdkafka-dev libcjson-dev libcurl4-openssl-dev libhiredis-dev libyaml-dev
-      libmicrohttpd-dev libcmocka-dev
+      libmicrohttpd-dev libcmocka-dev libssl-dev
       redis-server python3 curl kcat openssl
       yamllint docker-compose clang libclang-rt-14-dev)
 

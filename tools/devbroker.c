@@ -34,6 +34,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "version.h"
 
 #define DEVBROKER_MAX_BROKERS 32
 #define DEVBROKER_MAX_TOPICS 64
@@ -77,6 +78,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: herald-devbroker [--brokers N] [--topic NAME[:PARTITIONS]]...\n"
             "                        [--control 127.0.0.1:PORT] [--ready-file PATH]\n"
+            "       herald-devbroker --help | --version\n"
             "\n"
             "A development Kafka broker (librdkafka mock cluster): in-memory, no\n"
             "persistence, loopback only. Default topics: herald.events:4 and\n"
@@ -144,7 +146,8 @@ static int parse_loopback(const char *arg, uint16_t *port)
     return 0;
 }
 
-/* Fill conf from argv. Returns 0, 1 for --help, or -1 after printing the error. */
+/* Fill conf from argv. Returns 0, 1 for --help, 2 for --version, or -1 after printing
+ * the error. */
 static int parse_args(int argc, char **argv, struct devbroker_conf *conf)
 {
     int user_topics = 0;
@@ -158,6 +161,8 @@ static int parse_args(int argc, char **argv, struct devbroker_conf *conf)
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
             return 1;
+        if (strcmp(a, "--version") == 0)
+            return 2;
         if (strcmp(a, "--brokers") != 0 && strcmp(a, "--topic") != 0 &&
             strcmp(a, "--control") != 0 && strcmp(a, "--ready-file") != 0) {
             fprintf(stderr, "herald-devbroker: unknown argument '%s'\n", a);
@@ -624,6 +629,10 @@ int main(int argc, char **argv)
     int rc, ret = 1;
 
     rc = parse_args(argc, argv, &conf);
+    if (rc == 2) {
+        version_print(stdout, "herald-devbroker");
+        return 0;
+    }
     if (rc != 0) {
         if (rc > 0)
             usage(stdout);

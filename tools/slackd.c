@@ -34,6 +34,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "version.h"
 
 #define SLACKD_MAX_MESSAGES 100000
 #define SLACKD_MAX_STORED_BYTES (256u * 1024 * 1024) /* recorded JSON, all messages */
@@ -861,6 +862,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: herald-slackd [--listen 127.0.0.1:PORT] [--token TOKEN]\n"
                  "                     [--record FILE] [--max-body BYTES]\n"
                  "                     [--allow-remote --listen 0.0.0.0:PORT]\n"
+                 "       herald-slackd --help | --version\n"
                  "\n"
                  "A Slack-compatible receiver for tests: POST /hooks/<channel>,\n"
                  "POST /api/chat.postMessage, chat.update, conversations.history;\n"
@@ -869,7 +871,8 @@ static void usage(FILE *out)
                  "LISTEN=<addr>:<port> on stdout.\n");
 }
 
-/* Fill conf from argv. Returns 0, 1 for --help, or -1 after printing the error. */
+/* Fill conf from argv. Returns 0, 1 for --help, 2 for --version, or -1 after printing
+ * the error. */
 static int parse_args(int argc, char **argv, struct slackd_conf *conf)
 {
     memset(conf, 0, sizeof(*conf));
@@ -881,6 +884,8 @@ static int parse_args(int argc, char **argv, struct slackd_conf *conf)
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
             return 1;
+        if (strcmp(a, "--version") == 0)
+            return 2;
         if (strcmp(a, "--allow-remote") == 0) {
             conf->allow_remote = true;
             i--; /* a flag without a value */
@@ -968,7 +973,11 @@ int main(int argc, char **argv)
     uint16_t port = 0;
     int rc, ret = 1;
 
-    if ((rc = parse_args(argc, argv, &conf)) != 0) {
+    if ((rc = parse_args(argc, argv, &conf)) == 2) {
+        version_print(stdout, "herald-slackd");
+        return 0;
+    }
+    if (rc != 0) {
         if (rc > 0)
             usage(stdout);
         else

@@ -6,7 +6,9 @@ not found, 2 Redis unreachable).
 
 import json
 import os
+import pwd
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 RFC3339_S = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+OS_USER = pwd.getpwuid(os.geteuid()).pw_name
 WEEK_MS = 7 * 24 * 3600 * 1000
 
 
@@ -87,7 +90,8 @@ class HeraldctlTest(unittest.TestCase):
         rc, out, err = self.ctl("silence", "list", *extra, expect=0)
         lines = out.rstrip("\n").split("\n")
         head = re.split(r"\s{2,}", lines[0].strip())
-        self.assertEqual(head, ["ID", "ENDS", "MATCHED", "MATCHERS", "REASON", "BY"])
+        self.assertEqual(head, ["ID", "ENDS", "MATCHED", "MATCHERS", "REASON", "BY", "FROM",
+                                "CREATED"])
         rows = {}
         for line in lines[1:]:
             cells = re.split(r"\s{2,}", line.strip())
@@ -132,6 +136,14 @@ class HeraldctlTest(unittest.TestCase):
         self.assertEqual(row["MATCHERS"], "service=lambda stage=olm-bundle")
         self.assertEqual(row["REASON"], "OLM bundle broken upstream")
         self.assertEqual(row["BY"], "alice")
+        # Where it came from (issue 11 item 18): the OS user and host, and when.
+        self.assertEqual(row["FROM"], "%s@%s" % (OS_USER, socket.gethostname()))
+        self.assertEqual(row["CREATED"],
+                         time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                       time.gmtime(int(h["created_ms"]) // 1000)))
+        self.assertEqual(h["origin_user"], OS_USER)
+        self.assertEqual(h["origin_host"], socket.gethostname())
+        self.assertRegex(h["origin_tool"], r"^heraldctl [A-Za-z0-9._+-]+$")
 
         # What a consumer's silence_count does to the counter.
         self.redis.command("HINCRBY", self.prefix + "silence:" + sid, "matched", 7)
@@ -144,6 +156,10 @@ class HeraldctlTest(unittest.TestCase):
         self.assertEqual(docs[0]["matchers"], ["service=lambda", "stage=olm-bundle"])
         self.assertEqual(docs[0]["ends_ms"], ends)
         self.assertTrue(docs[0]["active"])
+        self.assertEqual(docs[0]["created_by"], "alice")
+        self.assertEqual((docs[0]["origin_user"], docs[0]["origin_host"]),
+                         (OS_USER, socket.gethostname()))
+        self.assertEqual(docs[0]["origin_tool"], h["origin_tool"])
 
         # Expire: gone from the list, shown as expired with --all, kept a week.
         rc, out, err = self.ctl("silence", "expire", sid, expect=0)
@@ -160,6 +176,37 @@ class HeraldctlTest(unittest.TestCase):
         doc = json.loads(out.splitlines()[0])
         self.assertFalse(doc["active"])
         self.assertTrue(doc["expired"])
+
+    def test_origin_recorded_and_unrecorded(self):
+        """The author is whatever --by (or $USER) says; the OS user, host and time are
+        recorded beside it. A silence written into Redis by other means shows as
+        unrecorded, so it stands out in the list."""
+        sid, _ = self.add("repo=ec2-controller", extra=[], reason="flaky runners")
+        rc, out, err = self.ctl("silence", "add", "--match", "job=*", "--for", "1h",
+                                "--reason", "says bob", env={"USER": "bob"}, expect=0)
+        bob = out.strip()
+        # Written straight into Redis, the layout of docs/silences.md, no origin.
+        now = int(time.time() * 1000)
+        raw = "0123456789ab"
+        self.redis.command("HSET", self.prefix + "silence:" + raw, "id", raw,
+                           "matchers", json.dumps(["service=*"]), "reason", "hidden",
+                           "created_by", "alice", "created_ms", str(now),
+                           "starts_ms", str(now), "ends_ms", str(now + 3600 * 1000),
+                           "matched", "0")
+        self.redis.command("ZADD", self.prefix + "silences", str(now + 3600 * 1000), raw)
+        rows = self.table()
+        here = "%s@%s" % (OS_USER, socket.gethostname())
+        self.assertEqual(rows[sid]["FROM"], here)
+        self.assertEqual(rows[bob]["BY"], "bob")  # the author is only a claim...
+        self.assertEqual(rows[bob]["FROM"], here)  # ...the OS user is recorded beside it
+        self.assertEqual(rows[raw]["BY"], "alice")
+        self.assertEqual(rows[raw]["FROM"], "unrecorded")
+        rc, out, err = self.ctl("silence", "list", "--json", expect=0)
+        docs = {d["id"]: d for d in map(json.loads, out.splitlines())}
+        self.assertEqual((docs[raw]["origin_user"], docs[raw]["origin_tool"]), ("", ""))
+        print("\n  silences: %d listed, origin recorded for %d, unrecorded %d"
+              % (len(rows), sum(r["FROM"] != "unrecorded" for r in rows.values()),
+                 sum(r["FROM"] == "unrecorded" for r in rows.values())))
 
     def test_list_orders_and_future_start(self):
         later, _ = self.add("job=*-e2e", dur="3h")

@@ -5,7 +5,9 @@
  *   - as a ProwJob document, parsed with cJSON and handed to event_from_prowjob
  *     (the producer's path).
  * Whatever either parser accepts must survive event_to_json -> event_from_json, and
- * serialising the re-parsed event must give the same text again. A broken invariant
+ * serialising the re-parsed event must give the same text again; what the producer's
+ * path accepts must have an id of at most EVENT_MAX_ID bytes and pass event_encode()
+ * (the producer publishes nothing a consumer would refuse). A broken invariant
  * calls abort(), which libFuzzer reports as a crash. Leaks are reported by
  * LeakSanitizer.
  *
@@ -88,11 +90,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_fields(&ev, "event_from_prowjob accepted it");
             if (!ev.service)
                 fail("event_from_prowjob accepted it", "service is NULL", NULL);
+            if (strlen(ev.id) > EVENT_MAX_ID)
+                fail("event_from_prowjob accepted it", "id longer than EVENT_MAX_ID",
+                     ev.id);
             /* The producer refuses deeper input before parsing and checks UTF-8 on
              * every NDJSON line: hold the round trip to those inputs only. */
             if (event_json_depth(text, size) <= EVENT_MAX_DEPTH &&
-                util_utf8_valid(text, size))
+                util_utf8_valid(text, size)) {
+                char *json = event_encode(&ev, err, sizeof(err));
+                if (!json)
+                    fail("event_from_prowjob accepted it but event_encode refused it",
+                         err, NULL);
+                free(json);
                 check_round_trip(&ev, "event_from_prowjob accepted it");
+            }
             event_release(&ev);
         } else if (ev.id || ev.job || ev.labels) {
             fail("event_from_prowjob failed but left the event holding memory", err,

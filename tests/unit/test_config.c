@@ -121,14 +121,18 @@ static void test_load_example(void **state)
 
     /* dedup */
     assert_int_equal(c->window_ms, 3600000);
+    assert_int_equal(c->nreminders, 3);
+    assert_int_equal(c->reminders_ms[2], 86400000);
     assert_int_equal(c->failures_to_alert, 1);
+    assert_string_equal(c->alerts_topic, "herald.alerts");
+    assert_int_equal(c->wm_idle_ms, 120000);
 
     /* release, ecosystem, storm: ACK's defaults */
     assert_int_equal(c->nrelease_stages, 3);
     assert_string_equal(c->release_stages[2].stage, "chart-update");
     assert_int_equal(c->release_stages[2].nafter, 1);
     assert_string_equal(c->release_stages[2].after[0], "post-submit");
-    assert_int_equal(c->release_hold_ms, 360000);
+    assert_int_equal(c->release_hold_ms, 1800000);
     assert_int_equal(c->stall_ms, 3600000);
     assert_true(c->eco_on);
     assert_int_equal(c->eco_services, 5);
@@ -175,26 +179,31 @@ static void test_load_example(void **state)
     assert_int_equal(config_receiver_index(c, "ack-ci"), 1);
     assert_int_equal(config_receiver_index(c, "nope"), -1);
 
-    /* routes */
-    assert_int_equal(c->nroutes, 1);
-    assert_int_equal(c->routes[0].match[FIELD_TIER].n, 1);
-    assert_string_equal(c->routes[0].match[FIELD_TIER].v[0], "critical");
+    /* routes: presubmits dropped, then the critical ones to releases */
+    assert_int_equal(c->nroutes, 2);
+    assert_true(c->routes[0].drop);
+    assert_int_equal(c->routes[0].match[FIELD_TYPE].n, 2);
+    assert_int_equal(c->routes[0].nreceivers, 0);
+    assert_false(c->routes[1].drop);
+    assert_int_equal(c->routes[1].match[FIELD_TIER].n, 1);
+    assert_string_equal(c->routes[1].match[FIELD_TIER].v[0], "critical");
     for (int f = 0; f < FIELD__COUNT; f++)
         if (f != FIELD_TIER)
-            assert_int_equal(c->routes[0].match[f].n, 0);
-    assert_int_equal(c->routes[0].nreceivers, 1);
-    assert_int_equal(c->routes[0].receivers[0], 0);
-    assert_false(c->routes[0].cont);
-    assert_int_equal(c->routes[0].line, line_of(EXAMPLE, "- match: { tier: critical }"));
+            assert_int_equal(c->routes[1].match[f].n, 0);
+    assert_int_equal(c->routes[1].nreceivers, 1);
+    assert_int_equal(c->routes[1].receivers[0], 0);
+    assert_false(c->routes[1].cont);
+    assert_int_equal(c->routes[1].line, line_of(EXAMPLE, "- match: { tier: critical }"));
     assert_int_equal(c->default_receiver, 1);
 
     /* delivery, http */
     assert_int_equal(c->delivery.timeout_ms, 10000);
-    assert_int_equal(c->delivery.max_attempts, 6);
+    assert_int_equal(c->delivery.max_attempts, 6); /* default: fail-open sends only */
     assert_int_equal(c->delivery.backoff_initial_ms, 1000);
     assert_int_equal(c->delivery.backoff_max_ms, 30000);
     assert_int_equal(c->delivery.give_up_ms, 120000);
     assert_int_equal(c->delivery.max_parallel, 8);
+    assert_int_equal(c->delivery.shutdown_ms, 10000);
     assert_string_equal(c->http_listen, "127.0.0.1:9464");
     config_free(c);
 }

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "silence.h"
 #include "util.h"
+#include "version.h"
 
 #define CTL_DEFAULT_HOST "127.0.0.1"
 #define CTL_DEFAULT_PORT 6379
@@ -27,7 +28,7 @@ void ctl_usage(FILE *f)
     fprintf(
         f,
         "usage: heraldctl [-c FILE | -r HOST:PORT] [--prefix P] [--db N] "
-        "[--password-env NAME] COMMAND\n"
+        "[--user NAME] [--password-env NAME] COMMAND\n"
         "  silence add --match FIELD=GLOB [--match ...] --for DURATION "
         "[--start RFC3339] --reason TEXT [--by NAME]\n"
         "  silence list [--all] [--json]\n"
@@ -41,7 +42,10 @@ void ctl_usage(FILE *f)
         "      --prefix P            Redis key prefix (default herald:)\n"
         "      --db N                Redis database (default 0)\n"
         "      --password-env NAME   read the Redis password from $NAME\n"
+        "      --user NAME           Redis ACL user to log in as (default: Redis'\n"
+        "                            default user; docs/reliability.md)\n"
         "  -h, --help\n"
+        "      --version\n"
         "FIELD is one of service, repo, job, stage, type, tier, state, org, base_ref;\n"
         "GLOB may use * and ?. DURATION: 30m, 2h, 1d, 1h30m.\n"
         "Exit status: 0 ok, 1 usage error or not found, 2 Redis unreachable.\n");
@@ -76,6 +80,9 @@ int ctl_fail(struct ctl *c, const char *errstr)
         return CTL_UNREACHABLE;
     }
     fprintf(stderr, "heraldctl: %s\n", errstr);
+    if (strstr(errstr, "NOPERM") || strstr(errstr, "user executing the script"))
+        fprintf(stderr, "heraldctl: this Redis user may not do that (Redis ACL); see "
+                        "\"Who can silence\" in docs/reliability.md\n");
     return CTL_USAGE;
 }
 
@@ -168,9 +175,12 @@ int main(int argc, char **argv)
                                          {"prefix", required_argument, NULL, 'P'},
                                          {"db", required_argument, NULL, 'D'},
                                          {"password-env", required_argument, NULL, 'W'},
+                                         {"user", required_argument, NULL, 'U'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     const char *cfg_path = NULL, *redis = NULL, *prefix = NULL, *db = NULL, *pwenv = NULL;
+    const char *user = NULL;
     char err[8192];
     struct ctl c;
     long long v;
@@ -196,8 +206,14 @@ int main(int argc, char **argv)
         case 'W':
             pwenv = optarg;
             break;
+        case 'U':
+            user = optarg;
+            break;
         case 'h':
             ctl_usage(stdout);
+            return CTL_OK;
+        case 'V':
+            version_print(stdout, "heraldctl");
             return CTL_OK;
         default:
             return ctl_usage_error("bad option or missing value: %s", argv[optind - 1]);
@@ -255,7 +271,13 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (user && !c.password) {
+        status = ctl_usage_error("--user needs a password (--password-env, or -c with "
+                                 "redis.password*)");
+        goto out;
+    }
     rconn_init(&c.r, c.host, c.port, c.db, c.password, c.timeout_ms);
+    c.r.username = user;
     if (silence_setup(&c.r) != 0) {
         fprintf(stderr, "heraldctl: cannot register the silence scripts\n");
         goto out;

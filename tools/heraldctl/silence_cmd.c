@@ -1,15 +1,18 @@
 /* silence_cmd.c -- heraldctl silence add | list | expire (common/silence.h). */
 #include <getopt.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "ctl.h"
 #include "silence.h"
 #include "util.h"
+#include "version.h"
 
 #define REASON_COLUMN 60   /* characters of a reason shown in the table */
 #define MATCHERS_COLUMN 80 /* characters of the matchers shown in the table */
@@ -19,6 +22,29 @@ static void getopt_restart(void)
 {
     optind = 0; /* glibc: full reinitialisation */
     opterr = 0;
+}
+
+/* Record where this silence is being added: the OS user (the effective uid's name,
+ * not $USER), the host name and this tool's version. Only what the client says: the
+ * trust boundary is Redis write access (docs/reliability.md). Returns 0 or -1. */
+static int set_origin(struct silence *s)
+{
+    char host[256], tool[128], uid[32];
+    const struct passwd *pw = getpwuid(geteuid());
+    const char *user = pw && pw->pw_name && *pw->pw_name ? pw->pw_name : NULL;
+
+    if (!user) {
+        snprintf(uid, sizeof(uid), "uid %u", (unsigned)geteuid());
+        user = uid;
+    }
+    if (gethostname(host, sizeof(host)) != 0 || !host[0])
+        snprintf(host, sizeof(host), "unknown-host");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(tool, sizeof(tool), "heraldctl %s", version_string());
+    if (!(s->origin_user = strdup(user)) || !(s->origin_host = strdup(host)) ||
+        !(s->origin_tool = strdup(tool)))
+        return -1;
+    return 0;
 }
 
 /* Who is adding: $USER, else $LOGNAME, else "". */
@@ -136,7 +162,7 @@ static int cmd_add(struct ctl *c, int argc, char **argv)
                                  util_format_time_s(s.ends_ms, ends, sizeof(ends)));
         goto out;
     }
-    if (!(s.reason = strdup(reason))) {
+    if (!(s.reason = strdup(reason)) || set_origin(&s) != 0) {
         fprintf(stderr, "heraldctl: out of memory\n");
         goto out;
     }
@@ -185,6 +211,9 @@ static int print_json(const struct silence *s, int64_t now)
     if (!cJSON_AddStringToObject(o, "reason", s->reason) ||
         !cJSON_AddStringToObject(o, "created_by", s->created_by) ||
         !cJSON_AddNumberToObject(o, "created_ms", (double)s->created_ms) ||
+        !cJSON_AddStringToObject(o, "origin_user", s->origin_user) ||
+        !cJSON_AddStringToObject(o, "origin_host", s->origin_host) ||
+        !cJSON_AddStringToObject(o, "origin_tool", s->origin_tool) ||
         !cJSON_AddNumberToObject(o, "starts_ms", (double)s->starts_ms) ||
         !cJSON_AddNumberToObject(o, "ends_ms", (double)s->ends_ms) ||
         !cJSON_AddNumberToObject(o, "matched", (double)s->matched) ||
@@ -209,28 +238,43 @@ static const char *ends_text(const struct silence *s, int64_t now, char *buf, si
     return util_format_time_s(s->ends_ms, buf, size);
 }
 
+/* The FROM cell of s: "user@host", or "unrecorded" for a silence not added by
+ * heraldctl (written into Redis by hand or by another tool). */
+static const char *from_text(const struct silence *s, char *buf, size_t size)
+{
+    if (!s->origin_user[0] && !s->origin_host[0])
+        return "unrecorded";
+    snprintf(buf, size, "%s@%s", s->origin_user[0] ? s->origin_user : "?",
+             s->origin_host[0] ? s->origin_host : "?");
+    return buf;
+}
+
+#define TABLE_COLUMNS 8
+
 static void print_table(const struct silence_set *set, int64_t now)
 {
-    static const char *const head[] = {"ID",       "ENDS",   "MATCHED",
-                                       "MATCHERS", "REASON", "BY"};
-    static const size_t cap[] = {SIZE_MAX,        SIZE_MAX,      SIZE_MAX,
-                                 MATCHERS_COLUMN, REASON_COLUMN, SIZE_MAX};
-    size_t w[6];
-    char ends[32], matched[24];
+    static const char *const head[TABLE_COLUMNS] = {
+        "ID", "ENDS", "MATCHED", "MATCHERS", "REASON", "BY", "FROM", "CREATED"};
+    static const size_t cap[TABLE_COLUMNS] = {SIZE_MAX,        SIZE_MAX,      SIZE_MAX,
+                                              MATCHERS_COLUMN, REASON_COLUMN, SIZE_MAX,
+                                              SIZE_MAX,        SIZE_MAX};
+    size_t w[TABLE_COLUMNS];
+    char ends[32], matched[24], from[2 * SILENCE_MAX_ORIGIN + 2], created[32];
     struct buf mt;
 
     buf_init(&mt, 8192);
-    for (size_t k = 0; k < 6; k++)
+    for (size_t k = 0; k < TABLE_COLUMNS; k++)
         w[k] = strlen(head[k]);
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) {
-            for (size_t k = 0; k < 6; k++)
-                ctl_print_cell(stdout, head[k], SIZE_MAX, k < 5 ? w[k] + 2 : 0);
+            for (size_t k = 0; k < TABLE_COLUMNS; k++)
+                ctl_print_cell(stdout, head[k], SIZE_MAX,
+                               k < TABLE_COLUMNS - 1 ? w[k] + 2 : 0);
             fputc('\n', stdout);
         }
         for (size_t i = 0; i < set->n; i++) {
             const struct silence *s = &set->v[i];
-            const char *cells[6];
+            const char *cells[TABLE_COLUMNS];
             buf_reset(&mt);
             matchers_text(s, &mt);
             snprintf(matched, sizeof(matched), "%" PRId64, s->matched);
@@ -240,13 +284,18 @@ static void print_table(const struct silence_set *set, int64_t now)
             cells[3] = mt.data ? mt.data : "";
             cells[4] = s->reason;
             cells[5] = s->created_by[0] ? s->created_by : "-";
-            for (size_t k = 0; k < 6; k++) {
+            cells[6] = from_text(s, from, sizeof(from));
+            cells[7] = s->created_ms > 0
+                           ? util_format_time_s(s->created_ms, created, sizeof(created))
+                           : "-";
+            for (size_t k = 0; k < TABLE_COLUMNS; k++) {
                 if (pass == 0) {
                     size_t cw = ctl_cell_width(cells[k], cap[k]);
                     if (cw > w[k])
                         w[k] = cw;
                 } else {
-                    ctl_print_cell(stdout, cells[k], cap[k], k < 5 ? w[k] + 2 : 0);
+                    ctl_print_cell(stdout, cells[k], cap[k],
+                                   k < TABLE_COLUMNS - 1 ? w[k] + 2 : 0);
                 }
             }
             if (pass == 1)
