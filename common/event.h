@@ -17,8 +17,8 @@
 #define EVENT_MAX_BYTES (256 * 1024) /* largest event accepted on either side */
 #define EVENT_MAX_FIELD 4096         /* bytes; longest string field kept */
 #define EVENT_MAX_PULLS 32
-#define EVENT_MAX_DEPTH 32 /* JSON nesting accepted by the parsers */
-#define EVENT_MAX_ID 256   /* bytes; event_from_prowjob never builds a longer id */
+#define EVENT_MAX_DEPTH 32   /* JSON nesting accepted by the parsers */
+#define EVENT_MAX_ID 256     /* bytes; event_from_prowjob never builds a longer id */
 #define EVENT_ID_HASH_HEX 32 /* hex digits of SHA-256 in an id built from a long name */
 
 struct event_pull {
@@ -31,17 +31,17 @@ struct event_pull {
 
 /* Every char * is owned by the event and may be NULL unless said otherwise. */
 struct event {
-    int schema;         /* EVENT_SCHEMA_VERSION */
-    char *id;           /* never NULL: deterministic, "<prowjob name>:<state>",
-                           at most EVENT_MAX_ID bytes from event_from_prowjob */
-    char *job;          /* never NULL: spec.job */
-    char *type;         /* never NULL: presubmit | postsubmit | periodic | batch */
-    char *state;        /* never NULL: triggered | pending | success | failure | ... */
-    char *build_id;     /* status.build_id */
-    char *prowjob;      /* metadata.name */
-    char *org;          /* refs.org, else extra_refs[0].org */
-    char *repo;         /* refs.repo, else extra_refs[0].repo */
-    char *base_ref;     /* branch, or the tag for tag-triggered postsubmits */
+    int schema;     /* EVENT_SCHEMA_VERSION */
+    char *id;       /* never NULL: deterministic, "<prowjob name>:<state>",
+                       at most EVENT_MAX_ID bytes from event_from_prowjob */
+    char *job;      /* never NULL: spec.job */
+    char *type;     /* never NULL: presubmit | postsubmit | periodic | batch */
+    char *state;    /* never NULL: triggered | pending | success | failure | ... */
+    char *build_id; /* status.build_id */
+    char *prowjob;  /* metadata.name */
+    char *org;      /* refs.org, else extra_refs[0].org */
+    char *repo;     /* refs.repo, else extra_refs[0].repo */
+    char *base_ref; /* branch, or the tag for tag-triggered postsubmits */
     char *base_sha;
     struct event_pull *pulls;
     size_t npulls;

@@ -20,10 +20,10 @@ struct rconn {
     const char *host;  /* borrowed from the config */
     int port;
     int db;
-    const char *password;         /* borrowed; secret */
-    const char *username;         /* borrowed; NULL (rconn_init): AUTH with the password
-                                     alone, as Redis' default user; else an ACL user,
-                                     set after rconn_init */
+    const char *password; /* borrowed; secret */
+    const char *username; /* borrowed; NULL (rconn_init): AUTH with the password
+                             alone, as Redis' default user; else an ACL user,
+                             set after rconn_init */
     int64_t timeout_ms;
     int64_t next_try_ms; /* monotonic; no reconnect before this */
     int64_t backoff_ms;

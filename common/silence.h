@@ -30,11 +30,11 @@
 #include "router.h"
 
 #define SILENCE_MAX_MATCHERS 16
-#define SILENCE_ID_LEN 12                               /* lowercase hex chars */
-#define SILENCE_MAX 1024                                /* unexpired silences in Redis */
-#define SILENCE_MAX_GLOB 256                            /* bytes of one matcher's glob */
-#define SILENCE_MAX_REASON 1024                         /* bytes of a reason */
-#define SILENCE_MAX_ORIGIN 256 /* bytes of created_by and of each origin_* field */
+#define SILENCE_ID_LEN 12       /* lowercase hex chars */
+#define SILENCE_MAX 1024        /* unexpired silences in Redis */
+#define SILENCE_MAX_GLOB 256    /* bytes of one matcher's glob */
+#define SILENCE_MAX_REASON 1024 /* bytes of a reason */
+#define SILENCE_MAX_ORIGIN 256  /* bytes of created_by and of each origin_* field */
 #define SILENCE_KEEP_MS ((int64_t)7 * 24 * 3600 * 1000) /* ms kept after ends_ms */
 
 struct silence_matcher {

@@ -117,6 +117,17 @@ static void account(struct consumer *c, const struct engine_out *o)
 
     count_map(c, o->suppressed, "herald_events_suppressed_total",
               "Failures that did not alert.", "reason");
+    if (o->failed) {
+        metrics_counter_add(
+            c->metrics, "herald_engine_errors_total",
+            "Events or timers a rule failed on (dropped; a bug to report).",
+            (double)o->failed, "");
+        cJSON_ArrayForEach(e, o->errors)
+        {
+            if (cJSON_IsString(e))
+                log_error("%s: the rules failed on %s", c->name, e->valuestring);
+        }
+    }
     if (o->held)
         metrics_counter_add(c->metrics, "herald_alerts_held_total",
                             "Failure alerts held for related failures.", (double)o->held,

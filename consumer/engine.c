@@ -195,6 +195,8 @@ static int parse_out(const char *json, const struct engine_in *in, struct engine
     out->held = num(o, "held");
     out->folded = num(o, "folded");
     out->idle_sources = num(o, "idle_sources");
+    out->failed = num(o, "failed");
+    out->errors = take_obj(o, "errors");
     out->pending = num(o, "pending");
     out->more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "more"));
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "wm");
@@ -219,7 +221,8 @@ void engine_out_release(struct engine_out *o)
     cJSON_Delete(o->suppressed);
     cJSON_Delete(o->silences);
     cJSON_Delete(o->kinds);
-    o->suppressed = o->silences = o->kinds = NULL;
+    cJSON_Delete(o->errors);
+    o->suppressed = o->silences = o->kinds = o->errors = NULL;
 }
 
 /* The batch header: {"wm": [[source, partition, ms, final, partitions]...], "tps": [...]}

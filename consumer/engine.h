@@ -78,6 +78,8 @@ struct engine_out {
     long alerts;       /* alerts queued */
     long held, folded; /* alerts put in the hold; folded into an ecosystem incident */
     long idle_sources; /* watermark sources silent past watermark.idle_timeout */
+    long failed;       /* items a rule failed on (a bug): dropped, see errors */
+    cJSON *errors;     /* [text] of the first of them; owned; may be NULL */
     long pending;      /* events stored, waiting for the watermark */
     bool more;         /* items are due beyond the step's bound: step again */
     int64_t wm;        /* the group watermark (ms; 2^53-1 = none holds back) */

@@ -31,6 +31,41 @@ static void describe(const rd_kafka_topic_partition_list_t *l, char *buf, size_t
     }
 }
 
+/* Newly assigned partitions whose committed offset lies past the end of the log (a
+ * broker that lost its log, an unclean leader election, a topic recreated) are read
+ * from the start of what is there, loudly. The rest start at their committed offset. */
+static void check_log_ends(struct intake *in, rd_kafka_t *rk,
+                           rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
+
+    if (rd_kafka_committed(rk, c, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        goto out;
+    for (int i = 0; i < c->cnt; i++) {
+        int64_t lo = -1, hi = -1;
+        const rd_kafka_topic_partition_t *p = &c->elems[i];
+        if (p->offset < 0 || rd_kafka_query_watermark_offsets(rk, p->topic, p->partition,
+                                                              &lo, &hi, 5000) != 0)
+            continue;
+        if (p->offset <= hi)
+            continue;
+        atomic_fetch_add(&in->resets, 1);
+        metrics_count(in->metrics, "herald_offset_resets_total",
+                      "Partitions read again from the start because the log lost the "
+                      "offset we had.",
+                      NULL, NULL, NULL, NULL);
+        log_error("%s: %s[%" PRId32 "]: the committed offset %" PRId64
+                  " is past the end of the log (%" PRId64 "): the log does not hold our "
+                  "offset any more (was the broker's log lost?); reading from its start "
+                  "(%" PRId64 ")",
+                  in->name, p->topic, p->partition, p->offset, hi, lo);
+        rd_kafka_topic_partition_list_find(parts, p->topic, p->partition)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    }
+out:
+    rd_kafka_topic_partition_list_destroy(c);
+}
+
 /* Rebalance: commit what is stored before giving partitions up, so the next owner
  * starts at the first offset Redis still needs. */
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -44,6 +79,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     in->generation++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_info("%s: assigned %s", in->name, desc[0] ? desc : "(nothing)");
+        check_log_ends(in, rk, parts);
         if (coop)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else

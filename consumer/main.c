@@ -101,12 +101,23 @@ int main(int argc, char **argv)
     log_init("herald-consumer", LOG_INFO, LOG_JSON);
     while ((opt = getopt_long(argc, argv, "c:n:h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c': path = optarg; break;
-        case 'n': name = optarg; break;
-        case 'C': return check_config(optarg);
-        case 'h': usage(stdout); return 0;
-        case 'V': version_print(stdout, "herald-consumer"); return 0;
-        default: usage(stderr); return 1;
+        case 'c':
+            path = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'C':
+            return check_config(optarg);
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            version_print(stdout, "herald-consumer");
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
         }
     }
     if (!path || optind != argc) {

@@ -206,6 +206,11 @@ static bool judge(struct sender *s, struct sender_slot *sl, struct outbox_done *
                         strcmp(d->reason, "recv_failed") == 0 ||
                         strcmp(d->reason, "empty_reply") == 0 ||
                         strcmp(d->reason, "partial_reply") == 0;
+        /* An attempt that may have been posted: on the Web API its retry first looks in
+         * the channel's history, so give the slow answer time to land there. */
+        if (od->uncertain && sl->rcv->type == RECEIVER_WEBAPI &&
+            od->delay_ms < 3 * s->cfg->delivery.timeout_ms)
+            od->delay_ms = 3 * s->cfg->delivery.timeout_ms;
         return true;
     case DELIVER_PENDING:
         od->result = OUTBOX_ABORTED;

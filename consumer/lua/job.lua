@@ -94,7 +94,6 @@ function E.job_fail(js, m, t, id, payload, R)
   js.nf = (js.nf or 0) + 1
   if js.al == 2 then
     if E.still_covered(js, m) then
-      E.covered_failure(js, m, t)
       return E.explain(id, t, 'suppressed', 'correlation', 'still failing; part of ' .. js.inc, js)
     end
     E.job_reset_incident(js)

@@ -121,8 +121,29 @@ while n < cfg.max do
   if not at or at > W then break end
   E.now = at
   E.cur = nil
-  if at == et then E.process_event(ev[1], et) else E.process_timer(tm[1]) end
-  E.flush()
+  -- One item that breaks a rule (a bug) must not wedge every consumer: it is logged,
+  -- counted and taken off the queue; what it wrote before the error stays.
+  local ok, err
+  if at == et then
+    ok, err = pcall(E.process_event, ev[1], et)
+    if not ok then
+      redis.call('ZREM', E.BUF, ev[1])
+      redis.call('HDEL', E.BUFD, ev[1])
+    end
+  else
+    ok, err = pcall(E.process_timer, tm[1])
+    if not ok then redis.call('ZREM', E.TIM, tm[1]) end
+  end
+  if ok then
+    E.flush()
+  else
+    E.cache = {}
+    E.res.errors = E.res.errors or {}
+    if #E.res.errors < 5 then
+      E.res.errors[#E.res.errors + 1] = (at == et and ev[1] or tm[1]) .. ': ' .. tostring(err)
+    end
+    E.res.failed = (E.res.failed or 0) + 1
+  end
   n = n + 1
 end
 E.res.more = n >= cfg.max

@@ -57,10 +57,13 @@ class DelayProxy:
 
     def _accept(self):
         while not self.stop_ev.is_set():
-            r, _, _ = select.select([self.lsock], [], [], 0.2)
-            if r:
-                c, _ = self.lsock.accept()
-                threading.Thread(target=self._pipe, args=(c,), daemon=True).start()
+            try:
+                r, _, _ = select.select([self.lsock], [], [], 0.2)
+                if r:
+                    c, _ = self.lsock.accept()
+                    threading.Thread(target=self._pipe, args=(c,), daemon=True).start()
+            except (OSError, ValueError):
+                return  # closed
 
     def _pipe(self, c):
         s = socket.create_connection(("127.0.0.1", self.target))
@@ -400,32 +403,40 @@ class HolesTest(HeraldTestCase):
                               "url": "http://127.0.0.1:9/hooks/r"}],
                "routes": [{"receivers": ["r"]}],
                "release": {"hold": "10m", "stall_timeout": "30m"},
-               "ecosystem": {"services": 2, "window": "15m", "hold": "5m"}}
+               "ecosystem": {"services": 2, "window": "15m", "hold": "5m",
+                             "stages": ["post-submit"]}}
         def evil(job, repo, tt, state="failure", seq=0, **kw):
             d = run_doc(job, repo, tt, state, seq=seq, description=bad, **kw)
             d["status"]["build_id"] = bad
             d["status"]["url"] = "https://prow.example/view?x=" + bad
-            d["spec"]["refs"]["base_sha"] = bad
+            for r in [d["spec"].get("refs")] + d["spec"].get("extra_refs", []):
+                if r:
+                    r["base_sha"] = bad
             d["metadata"]["annotations"]["x"] = bad
             return d
-        docs = []
-        # failure, reminder, recovered; release with consequence; stalled; ecosystem
+        H = 3600
+        v = "v1.0.0<!here>"
+        docs = [
+            # job level: failure, reminder, recovered
+            evil("label-sync", "test-infra", t, type="periodic"),
+            evil("label-sync", "test-infra", t + 2 * H, type="periodic", seq=1),
+            evil("label-sync", "test-infra", t + 3 * H, "success", type="periodic", seq=2),
+            # release: the OLM bundle fails, then another stage: a consequence
+            evil("evc-controller-olm-bundle-pr", "evc-controller", t, base_ref=v, seq=3),
+            evil("evc-post-submit", "evc-controller", t + 2 * H, base_ref=v, seq=4),
+            # release stalled: post-submit passed, the chart update never started
+            evil("ev9-post-submit", "ev9-controller", t + 4 * H, "success", base_ref=v,
+                 seq=5),
+            # held, then passed again before it went: the success's build in the note
+            evil("evp-post-submit", "evp-controller", t + 10 * H, base_ref=v, seq=6),
+            evil("evp-post-submit", "evp-controller", t + 10 * H + 60, "success",
+                 base_ref=v, seq=7)]
+        # ecosystem: two services, a third joins later; all recover
         for i in range(3):
-            docs.append(evil("ev%s-post-submit" % i, "ev%s-controller" % i, t + 10 * i,
-                             base_ref="v1.%s.0<!here>" % i, seq=i))
-        docs.append(evil("update-ack-chart", "ev0-controller", t + 300, base_ref="v1.0.0<!here>",
-                         seq=5))
-        docs.append(evil("ev0-post-submit", "ev0-controller", t + 2 * 3600, base_ref="main",
-                         seq=6))
-        docs.append(evil("ev0-post-submit", "ev0-controller", t + 4 * 3600, base_ref="main",
-                         seq=7))
-        docs.append(evil("ev0-post-submit", "ev0-controller", t + 5 * 3600, "success",
-                         base_ref="main", seq=8))
-        docs.append(evil("ev9-post-submit", "ev9-controller", t + 6 * 3600, "success",
-                         base_ref="v9.0.0", seq=9))
-        for i in range(3):
-            docs.append(evil("ev%s-post-submit" % i, "ev%s-controller" % i, t + 8 * 3600 + i,
-                             "success", base_ref="v1.%s.0<!here>" % i, seq=20 + i))
+            docs.append(evil("ev%d-post-submit" % i, "ev%d-controller" % i,
+                             t + 6 * H + 300 * i, base_ref=v, seq=10 + i))
+            docs.append(evil("ev%d-post-submit" % i, "ev%d-controller" % i,
+                             t + 8 * H + i, "success", base_ref=v, seq=20 + i))
         hist = harness.write_ndjson(self.logs, docs, "evil.ndjson")
         path = self.logs.file("evil.yaml")
         with open(path, "w") as f:
@@ -441,8 +452,9 @@ class HolesTest(HeraldTestCase):
                                       ("<!channel>", "<!here>", "<@U", "<#C", "<!subteam"))]
         report("mention_injection", messages=len(msgs), kinds=kinds, unescaped=len(raw))
         self.assertEqual(raw, [])
-        for k in ("failure", "reminder", "recovered", "ecosystem", "ecosystem-recovered",
-                  "stalled"):
+        self.assertTrue([m for m in msgs if m.get("passed_again")], "the held-then-passed case")
+        for k in ("failure", "reminder", "recovered", "consequence", "ecosystem",
+                  "ecosystem-update", "ecosystem-recovered", "stalled"):
             self.assertIn(k, kinds)
 
 

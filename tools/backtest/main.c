@@ -31,11 +31,8 @@
 #include "render.h"
 #include "replay.h"
 #include "util.h"
+#include "version.h"
 #include "watermark.h"
-
-#ifndef HERALD_VERSION
-#define HERALD_VERSION "dev"
-#endif
 
 #define BT_SOURCE "backtest"
 #define BT_MAX_KINDS 9
@@ -168,6 +165,11 @@ static int step_all(struct engine *e, const struct batch *b, char *err, size_t e
     do {
         if (engine_step(e, &in, &out, err, esz) < 0)
             return -1;
+        if (out.failed)
+            log_error(
+                "the rules failed on %ld events or timers (see the consumer's docs: "
+                "a bug to report)",
+                out.failed);
         if (out.epoch_lost) {
             snprintf(err, esz, "redis lost the state during the run");
             engine_out_release(&out);
@@ -467,7 +469,7 @@ int main(int argc, char **argv)
             ra.bodies = rb.bodies = true;
             break;
         case 'V':
-            puts("herald-backtest " HERALD_VERSION);
+            version_print(stdout, "herald-backtest");
             return 0;
         case 'h':
             usage(stdout);
