@@ -9,7 +9,7 @@
 
 CC      ?= cc
 SAN     ?= 0
-PKGS    := rdkafka libcjson libcurl hiredis yaml-0.1 libmicrohttpd
+PKGS    := rdkafka libcjson libcurl hiredis yaml-0.1 libmicrohttpd libpq
 
 ifeq ($(SAN),1)
 BUILD   ?= build-asan
@@ -36,12 +36,14 @@ COMMON_OBJ   := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 PRODUCER_SRC := $(sort $(wildcard producer/*.c))
 CONSUMER_SRC := $(sort $(wildcard consumer/*.c))
 CTL_SRC      := $(sort $(wildcard tools/heraldctl/*.c))
+RECORDER_SRC := $(sort $(wildcard recorder/*.c))
+WEB_SRC      := $(sort $(wildcard web/*.c))
 UNIT_SRC     := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB          := $(BUILD)/libherald.a
 
 PROGS := $(BIN)/herald-producer $(BIN)/herald-consumer $(BIN)/herald-devbroker \
-         $(BIN)/herald-slackd
+         $(BIN)/herald-slackd $(BIN)/herald-recorder $(BIN)/herald-web
 ifneq ($(CTL_SRC),)
 PROGS += $(BIN)/heraldctl
 endif
@@ -75,6 +77,22 @@ $(BUILD)/gen/%.lua.h: consumer/%.lua
 $(CONSUMER_SRC:%.c=$(BUILD)/%.o): $(LUA_HDR)
 $(CONSUMER_SRC:%.c=$(BUILD)/%.o): ALLCFLAGS += -I$(BUILD)/gen
 
+# The history schema's migrations (recorder/migrations/NNN_name.sql) are compiled in:
+# $(BUILD)/gen/migrations.h defines migrations[] = {version, name, sql}, in order.
+MIGRATION_SQL := $(sort $(wildcard recorder/migrations/*.sql))
+$(BUILD)/gen/migrations.h: $(MIGRATION_SQL) Makefile
+	@mkdir -p $(dir $@)
+	@{ echo "/* generated from recorder/migrations/NNN_name.sql by make; do not edit */"; \
+	  echo "static const struct store_migration migrations[] = {"; \
+	  for f in $(MIGRATION_SQL); do \
+	    b=$$(basename $$f .sql); v=$$(expr $${b%%_*} + 0); n=$${b#*_}; \
+	    echo "    {$$v, \"$$n\","; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/     "/' -e 's/$$/\\n"/' $$f; \
+	    echo "    },"; \
+	  done; echo "};"; } > $@
+$(BUILD)/recorder/store.o: $(BUILD)/gen/migrations.h
+$(BUILD)/recorder/store.o: ALLCFLAGS += -I$(BUILD)/gen
+
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
@@ -84,6 +102,14 @@ $(BIN)/herald-producer: $(PRODUCER_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/herald-consumer: $(CONSUMER_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/herald-recorder: $(RECORDER_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/herald-web: $(WEB_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -128,11 +154,12 @@ demo: ensure-deps
 
 format:
 	clang-format -i $(wildcard common/*.[ch] producer/*.[ch] consumer/*.[ch] tools/*.c \
-	  tools/heraldctl/*.[ch] tests/unit/*.c)
+	  tools/heraldctl/*.[ch] tests/unit/*.c recorder/*.[ch] web/*.[ch])
 
 format-check:
 	@clang-format --dry-run --Werror $(wildcard common/*.[ch] producer/*.[ch] \
-	  consumer/*.[ch] tools/*.c tools/heraldctl/*.[ch] tests/unit/*.c)
+	  consumer/*.[ch] tools/*.c tools/heraldctl/*.[ch] tests/unit/*.c recorder/*.[ch] \
+	  web/*.[ch])
 
 validate:
 	@tools/validate.sh

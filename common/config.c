@@ -772,6 +772,64 @@ static void parse_delivery(struct cfgp *p, const yaml_node_t *m)
              "delivery.fallback_receiver: no receiver named \"%s\"", fb);
 }
 
+/* history: { dsn | dsn_env | dsn_file, group, alerts_topic, listen, batch_size,
+ * refresh } -- herald-recorder and herald-web (docs/dashboard.md). */
+static void parse_history(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"dsn",    "dsn_env",    "dsn_file", "group",
+                                       "alerts_topic", "listen", "batch_size", "refresh",
+                                       NULL};
+    struct config *c = p->c;
+    const char *dsn;
+
+    check_keys(p, m, "history.", keys);
+    if ((dsn = get_secret(p, m, "dsn", "history.")) != NULL)
+        c->history_dsn = dsn;
+    get_string(p, m, "group", "history.", &c->history_group);
+    get_string(p, m, "alerts_topic", "history.", &c->history_alerts_topic);
+    get_string(p, m, "listen", "history.", &c->history_listen);
+    get_int(p, m, "batch_size", "history.", 1, 5000, &c->history_batch_size);
+    get_duration(p, m, "refresh", "history.", 100, &c->history_refresh_ms);
+    if (c->history_group && !*c->history_group)
+        cerr(p, mget(p, m, "group"), "history.group: must not be empty");
+}
+
+/* web: { listen, public_url, deck_url, slack_url, release_window } -- herald-web. */
+static void parse_web(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"listen", "public_url", "deck_url", "slack_url",
+                                       "release_window", NULL};
+    static const char *const urls[] = {"public_url", "deck_url", "slack_url"};
+    struct config *c = p->c;
+    const char **dst[] = {&c->web_public_url, &c->web_deck_url, &c->web_slack_url};
+
+    check_keys(p, m, "web.", keys);
+    get_string(p, m, "listen", "web.", &c->web_listen);
+    get_duration(p, m, "release_window", "web.", 60 * 1000, &c->web_release_window_ms);
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        const char *v = get_scalar(p, m, urls[i], "web.");
+        size_t l;
+        if (!v)
+            continue;
+        if (*v && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+            cerr(p, mget(p, m, urls[i]), "web.%s: must start with http:// or https://",
+                 urls[i]);
+            continue;
+        }
+        /* Links are built as <url>/release/...: drop trailing slashes. */
+        char *d = arena_strdup(&c->arena, v);
+        if (!d) {
+            p->oom = true;
+            return;
+        }
+        for (l = strlen(d); l > 0 && d[l - 1] == '/'; l--)
+            d[l - 1] = '\0';
+        *dst[i] = d;
+    }
+    if (c->web_listen && !*c->web_listen)
+        cerr(p, mget(p, m, "listen"), "web.listen: must not be empty");
+}
+
 /* ACK's release of one controller version (docs/rules.md): the tag starts
  * post-submit and the OLM bundle; update-ack-chart needs post-submit's chart. */
 static const char *const after_post_submit[] = {"post-submit"};
@@ -818,6 +876,16 @@ static void set_defaults(struct config *c)
     c->fallback_receiver = -1;
     deliver_opts_default(&c->delivery);
     c->http_listen = "127.0.0.1:9464";
+    c->history_group = "herald-recorder";
+    c->history_alerts_topic = "herald.alerts";
+    c->history_listen = "127.0.0.1:9465";
+    c->history_batch_size = 500;
+    c->history_refresh_ms = 30 * 1000;
+    c->web_listen = "127.0.0.1:8080";
+    c->web_public_url = "";
+    c->web_deck_url = "";
+    c->web_slack_url = "";
+    c->web_release_window_ms = 24 * 3600 * 1000LL;
 }
 
 struct config *config_parse(const char *name, const char *text, size_t len, char *errbuf,
@@ -826,7 +894,7 @@ struct config *config_parse(const char *name, const char *text, size_t len, char
     static const char *const top[] = {"kafka",  "redis",     "dedup",           "classify",
                                       "receivers", "routes", "default_receiver", "delivery",
                                       "http",   "release",   "ecosystem",       "storm",
-                                      NULL};
+                                      "history", "web",      NULL};
     yaml_parser_t parser;
     yaml_document_t doc;
     struct config *c = NULL;
@@ -893,6 +961,10 @@ struct config *config_parse(const char *name, const char *text, size_t len, char
     }
     if ((n = mget(&p, root, "delivery")) != NULL)
         parse_delivery(&p, n);
+    if ((n = mget(&p, root, "history")) != NULL)
+        parse_history(&p, n);
+    if ((n = mget(&p, root, "web")) != NULL)
+        parse_web(&p, n);
     if ((n = mget(&p, root, "http")) != NULL) {
         static const char *const hkeys[] = {"listen", NULL};
         check_keys(&p, n, "http.", hkeys);

@@ -121,6 +121,21 @@ struct config {
     struct deliver_opts delivery;
     const char *http_listen; /* "" = off */
 
+    /* history: herald-recorder and herald-web (docs/dashboard.md) */
+    const char *history_dsn;          /* libpq connection string; secret; NULL = unset */
+    const char *history_group;        /* the recorder's consumer group */
+    const char *history_alerts_topic; /* alert records (contract §2); "" = events only */
+    const char *history_listen;       /* the recorder's /metrics; "" = off */
+    int history_batch_size;           /* messages per database round trip */
+    int64_t history_refresh_ms;       /* ms between rollup refreshes (at most one per) */
+
+    /* web: herald-web */
+    const char *web_listen;     /* "host:port" */
+    const char *web_public_url; /* how people reach herald-web; "" = unknown */
+    const char *web_deck_url;   /* Deck, for job links without a url; "" = none */
+    const char *web_slack_url;  /* Slack workspace, for message links; "" = none */
+    int64_t web_release_window_ms; /* ms a release has to succeed (success rate) */
+
     void *arena; /* every string and array above lives here */
 };
 
