@@ -885,7 +885,7 @@ static void set_defaults(struct config *c)
     c->web_public_url = "";
     c->web_deck_url = "";
     c->web_slack_url = "";
-    c->web_release_window_ms = 24 * 3600 * 1000LL;
+    c->web_release_window_ms = 6 * 3600 * 1000LL;
 }
 
 struct config *config_parse(const char *name, const char *text, size_t len, char *errbuf,

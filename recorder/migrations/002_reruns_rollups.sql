@@ -236,14 +236,18 @@ WHERE end_ms > asof.t - 30 * 86400000::bigint AND end_ms <= asof.t
 GROUP BY service, end_ms / 86400000;
 CREATE UNIQUE INDEX trend_service_days_key ON trend_service_days (service, day);
 
--- trend_causes: failures by cause per window, this window and the one before.
+-- trend_causes: failures by cause per window, this window and the one before;
+-- infrastructure failures by what classify_infra named ("infrastructure: OOM kill").
 CREATE MATERIALIZED VIEW trend_causes AS
 WITH asof AS (SELECT coalesce(max(end_ms), 0) AS t FROM runs)
-SELECT d.days, coalesce(r.cause, 'other') AS cause, max(asof.t) AS asof_ms,
+SELECT d.days,
+       CASE WHEN r.cause = 'infrastructure' AND r.infra_cause IS NOT NULL
+            THEN 'infrastructure: ' || r.infra_cause ELSE coalesce(r.cause, 'other') END AS cause,
+       max(asof.t) AS asof_ms,
        count(*) FILTER (WHERE r.end_ms > asof.t - d.days * 86400000::bigint) AS failures,
        count(*) FILTER (WHERE r.end_ms <= asof.t - d.days * 86400000::bigint) AS prev_failures
 FROM runs r, asof, (VALUES (7), (30)) d(days)
 WHERE r.state IN ('failure', 'error')
   AND r.end_ms > asof.t - 2 * d.days * 86400000::bigint AND r.end_ms <= asof.t
-GROUP BY d.days, coalesce(r.cause, 'other');
+GROUP BY 1, 2;
 CREATE UNIQUE INDEX trend_causes_key ON trend_causes (days, cause);
