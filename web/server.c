@@ -221,7 +221,38 @@ static enum MHD_Result check_param(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* Split what follows a route prefix into exactly n segments (no empty ones). */
+/* Percent-decode [s, s+len) into out (size bytes). -1 for a bad escape, %00, a
+ * control character, invalid UTF-8 or no room. */
+static int decode(const char *s, size_t len, char *out, size_t size)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%') {
+            unsigned v = 0;
+            for (int k = 1; k <= 2; k++) {
+                char h = i + (size_t)k < len ? s[i + (size_t)k] : '\0';
+                v = v * 16 + (unsigned)(h >= '0' && h <= '9'   ? h - '0'
+                                        : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                                        : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                               : 99);
+            }
+            if (v > 255)
+                return -1;
+            c = (unsigned char)v;
+            i += 2;
+        }
+        if (c < 0x20 || c == 0x7f || o + 1 >= size)
+            return -1;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return util_utf8_valid(out, o) ? 0 : -1;
+}
+
+/* Split what follows a route prefix (still percent-encoded: a segment may hold an
+ * encoded '/') into exactly n decoded segments (no empty ones). */
 static int split(const char *rest, char segs[][WEB_SEGMENT_MAX + 1], size_t n)
 {
     size_t k = 0;
@@ -229,18 +260,43 @@ static int split(const char *rest, char segs[][WEB_SEGMENT_MAX + 1], size_t n)
     while (k < n) {
         const char *slash = strchr(rest, '/');
         size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
-        if (len == 0 || len > WEB_SEGMENT_MAX || !util_utf8_valid(rest, len))
+        if (len == 0 || decode(rest, len, segs[k], WEB_SEGMENT_MAX + 1) < 0)
             return -1;
-        for (size_t i = 0; i < len; i++)
-            if ((unsigned char)rest[i] < 0x20 || rest[i] == 0x7f)
-                return -1;
-        memcpy(segs[k], rest, len);
-        segs[k++][len] = '\0';
+        k++;
         if (!slash)
             break;
         rest = slash + 1;
     }
     return k == n && !strchr(rest, '/') ? 0 : -1;
+}
+
+/* libmicrohttpd decodes the URL before the handler sees it; the routes need the path
+ * as sent (an encoded '/' inside a job name is not a separator). This keeps it, per
+ * request, in *con_cls. */
+static void *raw_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    size_t n = strcspn(uri, "?");
+
+    (void)cls;
+    (void)conn;
+    if (n > 4096)
+        n = 4096;
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, uri, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    free(*con_cls);
+    *con_cls = NULL;
 }
 
 static enum MHD_Result health(struct web *w, struct MHD_Connection *conn, bool ready)
@@ -280,19 +336,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct web *w = cls;
     struct req r = {conn, w->cfg, NULL, false, {NULL, NULL, NULL}, 0};
     char segs[3][WEB_SEGMENT_MAX + 1];
-    const char *path = url;
+    const char *path = con_cls && *con_cls ? (const char *)*con_cls : url;
     struct pcheck pc;
     enum MHD_Result ret;
 
     (void)version;
     (void)upload_data;
     (void)upload_data_size;
-    (void)con_cls;
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
         strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply_error(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD");
-    if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz"))
-        return health(w, conn, url[1] == 'r');
+    if (!strcmp(path, "/healthz") || !strcmp(path, "/readyz"))
+        return health(w, conn, path[1] == 'r');
     if (!strncmp(path, "/api/", 5)) {
         r.api = true;
         path += 4; /* "/api/board" -> "/board" */
@@ -375,7 +430,8 @@ struct web *web_start(const struct config *cfg, const char *listen, char *errstr
         pg_init(&w->pool[i], cfg->history_dsn, "herald-web", 5, WEB_STATEMENT_MS);
     w->d = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL,
-        handle, w, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_SOCK_ADDR,
+        handle, w, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_URI_LOG_CALLBACK,
+        raw_uri, w, MHD_OPTION_NOTIFY_COMPLETED, completed, w, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&sin, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)WEB_THREADS,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)WEB_CONN_MAX,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
