@@ -21,6 +21,7 @@ Run: HERALD_BIN=bin python3 -m unittest tests/e2e/test_dashboard.py -v
 """
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -386,6 +387,65 @@ class DashboardBrowserTest(unittest.TestCase):
             path = os.path.join(self.out, name + ".png")
             self.assertTrue(os.path.getsize(path) > 1000, path)
             self.assertGreater(os.path.getmtime(path), time.time() - 600, path)
+
+
+def consumer_publishes_alert_records(logs, cfg):
+    """true if this herald-consumer knows kafka.alerts_topic (contracts §2)."""
+    path = dashboard.write_config(logs, cfg, "check")
+    p = subprocess.run([harness.binary("herald-consumer"), "--check-config", path],
+                       capture_output=True, text=True, timeout=30)
+    return p.returncode == 0
+
+
+class OutcomesFromTheReceiverTest(HeraldTestCase):
+    """The whole pipeline: producer -> consumer -> herald-slackd, the consumer's alert
+    records -> recorder -> PostgreSQL -> herald-web. The pipeline MTTD on /outcomes must
+    be what herald-slackd's received timestamps say (within the second the receiver's
+    clock reads before the consumer's does)."""
+
+    def start_broker(self, **kw):
+        kw.setdefault("topics", ("herald.events:4", "herald.dead-letter:1", "herald.alerts:2"))
+        return super().start_broker(**kw)
+
+    def test_mttd_on_the_page_is_what_the_receiver_saw(self):
+        cfg = self.config()
+        cfg["kafka"]["alerts_topic"] = "herald.alerts"
+        if not consumer_publishes_alert_records(self.logs, cfg):
+            self.skipTest("herald-consumer does not publish alert records yet "
+                          "(kafka.alerts_topic, contracts §2): the lead adds them")
+        pg = Postgres(self.logs)
+        self.addCleanup(pg.stop)
+        hist = history_config(self.broker, pg, "rec-" + self.group)
+        consumer = self.start_consumer(cfg)
+        consumer.wait_assigned()
+        rec = Recorder(self.logs, hist)
+        self.addCleanup(rec.stop)
+        web = Web(self.logs, hist)
+        self.addCleanup(web.stop)
+        now = int(time.time())
+        jobs = ["s3-unit-test", "ec2-unit-test", "iam-unit-test", "sns-unit-test"]
+        completion = {}
+        docs = []
+        for i, job in enumerate(jobs):
+            end = now - 5 + i
+            completion[job] = end * 1000
+            docs.append(harness.finished_run(job, job.split("-")[0] + "-controller", end,
+                                             type="presubmit", seq=i))
+        self.produce(docs=docs)
+        msgs = self.wait_for(len(jobs), timeout=30)
+        received = {}
+        for m in msgs:
+            text = harness.payload_text(m)
+            for job in jobs:
+                if job in text and job not in received:
+                    received[job] = m["received_ms"]
+        self.assertEqual(sorted(received), sorted(jobs))
+        want = percentile_cont([received[j] - completion[j] for j in jobs], 0.5)
+        wait_count(pg, "alerts", len(jobs), watch=[rec.proc])
+        st, body = web.get("/outcomes")
+        self.assertEqual(st, 200)
+        got = float(re.search(rb'id="mttd-pipeline-p50-ms" data-ms="(\d+)"', body).group(1))
+        self.assertLessEqual(abs(got - want), 1000, "page %s ms, receiver %s ms" % (got, want))
 
 
 def urlquote(s):
