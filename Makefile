@@ -5,6 +5,7 @@
 #   make test       unit tests + end-to-end tests on a real Redis, the development
 #                   broker and the Slack-compatible receiver
 #   make demo       replay a day of ACK job history through the whole pipeline
+#   make dashboard  the demo, then its stack (and the dashboard) up until Ctrl-C
 #   make test-asan  the same tests under AddressSanitizer and UBSan
 
 CC      ?= cc
@@ -48,7 +49,7 @@ ifneq ($(CTL_SRC),)
 PROGS += $(BIN)/heraldctl
 endif
 
-.PHONY: all deps check-deps ensure-deps build-tests test unit test-asan demo format \
+.PHONY: all deps check-deps ensure-deps build-tests test unit test-asan demo dashboard format \
         format-check clean validate bench fuzz
 all: check-deps $(PROGS)
 
@@ -151,6 +152,11 @@ test-asan:
 demo: ensure-deps
 	@$(MAKE) --no-print-directory all
 	@demo/run.sh $(BIN)
+
+# The demo, then its stack (PostgreSQL, recorder, herald-web, ...) stays up until Ctrl-C.
+dashboard: ensure-deps
+	@$(MAKE) --no-print-directory all
+	@DEMO_KEEP=1 demo/run.sh $(BIN)
 
 format:
 	clang-format -i $(wildcard common/*.[ch] producer/*.[ch] consumer/*.[ch] tools/*.c \
