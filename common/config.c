@@ -779,12 +779,23 @@ static void parse_history(struct cfgp *p, const yaml_node_t *m)
     static const char *const keys[] = {"dsn",    "dsn_env",    "dsn_file", "group",
                                        "alerts_topic", "listen", "batch_size", "refresh",
                                        NULL};
+    static const char *const dsn_keys[] = {"dsn", "dsn_env", "dsn_file"};
     struct config *c = p->c;
-    const char *dsn;
+    const char **dst[] = {&c->history_dsn, &c->history_dsn_env, &c->history_dsn_file};
+    int given = 0;
 
     check_keys(p, m, "history.", keys);
-    if ((dsn = get_secret(p, m, "dsn", "history.")) != NULL)
-        c->history_dsn = dsn;
+    /* Kept as written: resolved by the recorder and herald-web only. */
+    for (size_t i = 0; i < 3; i++) {
+        get_string(p, m, dsn_keys[i], "history.", dst[i]);
+        if (*dst[i] && !**dst[i]) {
+            cerr(p, mget(p, m, dsn_keys[i]), "history.%s: must not be empty", dsn_keys[i]);
+            *dst[i] = NULL;
+        }
+        given += *dst[i] != NULL;
+    }
+    if (given > 1)
+        cerr(p, m, "history.dsn: give only one of dsn, dsn_env, dsn_file");
     get_string(p, m, "group", "history.", &c->history_group);
     get_string(p, m, "alerts_topic", "history.", &c->history_alerts_topic);
     get_string(p, m, "listen", "history.", &c->history_listen);
@@ -879,7 +890,7 @@ static void set_defaults(struct config *c)
     c->history_group = "herald-recorder";
     c->history_alerts_topic = "herald.alerts";
     c->history_listen = "127.0.0.1:9465";
-    c->history_batch_size = 500;
+    c->history_batch_size = 1000;
     c->history_refresh_ms = 30 * 1000;
     c->web_listen = "127.0.0.1:8080";
     c->web_public_url = "";
@@ -1015,6 +1026,37 @@ void config_free(struct config *c)
     arena_free(c->arena);
     free(c->path);
     free(c);
+}
+
+char *config_history_dsn(const struct config *c, char *errstr, size_t errstr_size)
+{
+    char err[256];
+    const char *v;
+    size_t len;
+    char *data;
+
+    if (c->history_dsn)
+        return strdup(c->history_dsn);
+    if (c->history_dsn_env) {
+        if (!(v = getenv(c->history_dsn_env)) || !*v) {
+            snprintf(errstr, errstr_size, "%s: history.dsn_env: environment variable %s is "
+                     "not set", c->path, c->history_dsn_env);
+            return NULL;
+        }
+        return strdup(v);
+    }
+    if (c->history_dsn_file) {
+        if (!(data = util_read_file(c->history_dsn_file, 64 * 1024, &len, err, sizeof(err)))) {
+            snprintf(errstr, errstr_size, "%s: history.dsn_file: %s", c->path, err);
+            return NULL;
+        }
+        while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+            data[--len] = '\0';
+        return data;
+    }
+    snprintf(errstr, errstr_size, "%s: history.dsn (or dsn_env, dsn_file) is not set: the "
+             "history lives in PostgreSQL", c->path);
+    return NULL;
 }
 
 long config_receiver_index(const struct config *c, const char *name)

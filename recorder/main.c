@@ -57,15 +57,17 @@ static int migrate_only(const struct config *cfg, const char *name, int target)
 {
     struct store st;
     char err[1024];
+    char *dsn = config_history_dsn(cfg, err, sizeof(err));
     int v;
 
-    if (!cfg->history_dsn || !*cfg->history_dsn) {
-        fprintf(stderr, "%s: history.dsn (or dsn_env, dsn_file) is not set\n", cfg->path);
+    if (!dsn) {
+        fprintf(stderr, "herald-recorder: %s\n", err);
         return 1;
     }
-    store_init(&st, cfg->history_dsn, name);
+    store_init(&st, dsn, name);
     v = store_migrate(&st, target, err, sizeof(err));
     store_release(&st);
+    free(dsn);
     if (v < 0) {
         fprintf(stderr, "herald-recorder: %s\n", err);
         return 1;

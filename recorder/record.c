@@ -10,6 +10,22 @@
 #include "event.h"
 #include "util.h"
 
+/* true if the NUL-free string `needle` occurs in [hay, hay+len). */
+static bool mentions(const char *hay, size_t len, const char *needle)
+{
+    size_t nl = strlen(needle);
+
+    for (const char *p = hay; nl <= len && p <= hay + len - nl;) {
+        const char *q = memchr(p, needle[0], (size_t)(hay + len - nl - p) + 1);
+        if (!q)
+            return false;
+        if (memcmp(q, needle, nl) == 0)
+            return true;
+        p = q + 1;
+    }
+    return false;
+}
+
 bool record_is_watermark(const char *kind_header, const char *value, size_t len)
 {
     cJSON *doc, *kind;
@@ -17,9 +33,10 @@ bool record_is_watermark(const char *kind_header, const char *value, size_t len)
 
     if (kind_header)
         return strcmp(kind_header, "watermark") == 0;
-    /* Without the header: a cheap look before parsing anything. */
+    /* Without the header: parse only what mentions a watermark at all (a job event
+     * never has a top-level "kind"), so events are not parsed twice. */
     if (!value || len == 0 || len > EVENT_MAX_BYTES ||
-        !memchr(value, '{', len < 4 ? len : 4))
+        !memchr(value, '{', len < 4 ? len : 4) || !mentions(value, len, "\"watermark\""))
         return false;
     if (event_json_depth(value, len) > EVENT_MAX_DEPTH)
         return false;
@@ -83,6 +100,10 @@ bool record_is_version(const char *s)
         s++;
     return isdigit((unsigned char)*s) != 0;
 }
+
+/* The labels a run row keeps (docs/schema.md). */
+static const char *const kept_labels[] = {"prow.k8s.io/retest", "prow.k8s.io/re-run",
+                                          "prow.k8s.io/is-optional"};
 
 static int state_rank(const char *state)
 {
@@ -171,9 +192,15 @@ cJSON *record_run(const struct config *cfg, const char *value, size_t len, char 
     else if (ok)
         ok = cJSON_AddNullToObject(row, "pull_number") &&
              cJSON_AddNullToObject(row, "pull_sha");
-    if (!ok || !(labels = cJSON_Duplicate(ev.labels, 1)))
+    if (!ok || !(labels = cJSON_AddObjectToObject(row, "labels")))
         goto oom;
-    cJSON_AddItemToObject(row, "labels", labels);
+    /* Only the labels the history reads (interventions): the rest is Prow's bookkeeping
+     * and would only make every batch heavier. */
+    for (size_t i = 0; i < sizeof(kept_labels) / sizeof(kept_labels[0]); i++) {
+        const char *v = event_label(&ev, kept_labels[i]);
+        if (v && !cJSON_AddStringToObject(labels, kept_labels[i], v))
+            goto oom;
+    }
     goto out;
 oom:
     snprintf(errstr, errstr_size, "out of memory");

@@ -118,14 +118,9 @@ int recorder_init(struct recorder *r, const struct config *cfg, const char *name
     r->metrics = m;
     r->stop = stop;
     atomic_store(&r->kafka_ok, 1);
-    if (!cfg->history_dsn || !*cfg->history_dsn) {
-        snprintf(errstr, errstr_size,
-                 "%s: history.dsn (or dsn_env, dsn_file) is not set: the recorder needs "
-                 "a PostgreSQL database",
-                 cfg->path);
+    if (!(r->dsn = config_history_dsn(cfg, errstr, errstr_size)))
         return -1;
-    }
-    store_init(&r->store, cfg->history_dsn, name);
+    store_init(&r->store, r->dsn, name);
     set_db_up(r, 0);
     if (wait_migrate(r, errstr, errstr_size) < 0)
         goto out;
@@ -434,43 +429,128 @@ static void ping(struct recorder *r)
     set_db_up(r, pg_exec(&r->store.pg, "ping", "SELECT 1") == 0);
 }
 
+/* One batch on its way: its messages, its rows, whether it was sent (store_send). */
+struct batch {
+    rd_kafka_message_t **msgs;
+    size_t n;
+    cJSON *runs, *alerts;
+    bool sent;
+    int64_t t0; /* monotonic ms when it was sent */
+};
+
+static void batch_clear(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        rd_kafka_message_destroy(b->msgs[i]);
+    b->n = 0;
+    cJSON_Delete(b->runs);
+    cJSON_Delete(b->alerts);
+    b->runs = b->alerts = NULL;
+    b->sent = false;
+}
+
+/* Finish a batch: read the answer of a sent one (or write it now, retrying while the
+ * database is away), then store its offsets and free it. */
+static void batch_finish(struct recorder *r, struct batch *b)
+{
+    int nr = 0, na = 0;
+    bool done = false;
+
+    int64_t tw = util_mono_ms();
+    bool ok = b->sent && store_wait(&r->store, &nr, &na) == STORE_OK;
+
+    if (b->sent)
+        log_debug("%s: waited %lld ms for the database", r->name,
+                  (long long)(util_mono_ms() - tw));
+    if (ok) {
+        if (!atomic_load(&r->db_ok))
+            log_info("%s: history database is back; batch written", r->name);
+        set_db_up(r, 1);
+        metrics_counter_add(r->metrics, "herald_recorder_rows_written_total",
+                            "Rows the database changed.", nr, "table=\"runs\"");
+        metrics_counter_add(r->metrics, "herald_recorder_rows_written_total",
+                            "Rows the database changed.", na, "table=\"alerts\"");
+        metrics_histogram_observe(r->metrics, "herald_recorder_batch_seconds",
+                                  "Time to write one batch, retries included.", batch_bounds,
+                                  sizeof(batch_bounds) / sizeof(batch_bounds[0]),
+                                  (double)(util_mono_ms() - b->t0) / 1000.0, "");
+        r->dirty = r->dirty || nr > 0 || na > 0;
+        done = true;
+    } else if (!b->runs || (cJSON_GetArraySize(b->runs) == 0 &&
+                            cJSON_GetArraySize(b->alerts) == 0)) {
+        done = b->runs != NULL; /* nothing to write (only watermarks or bad records) */
+    } else {
+        done = write_batch(r, b->runs, b->alerts) == 0; /* with retries and backoff */
+    }
+    if (done)
+        store_offsets(r, b->msgs, b->n);
+    metrics_counter_add(r->metrics, "herald_recorder_batches_total",
+                        "Batches the recorder wrote.", 1, "");
+    batch_clear(b);
+}
+
+/* Consume in batches. While the database writes one batch the next is read and turned
+ * into rows (store_send / store_wait), so the recorder's own work and the database's
+ * overlap; offsets are still stored only after each batch's commit, in order. */
 int recorder_run(struct recorder *r)
 {
     size_t max = (size_t)r->cfg->history_batch_size;
-    rd_kafka_message_t **msgs = calloc(max, sizeof(*msgs));
+    struct batch b[2] = {{calloc(max, sizeof(rd_kafka_message_t *)), 0, NULL, NULL, false, 0},
+                         {calloc(max, sizeof(rd_kafka_message_t *)), 0, NULL, NULL, false, 0}};
+    struct batch *prev = &b[0], *cur = &b[1], *t;
 
-    if (!msgs) {
+    if (!b[0].msgs || !b[1].msgs) {
         log_error("%s: out of memory", r->name);
+        free(b[0].msgs);
+        free(b[1].msgs);
         return -1;
     }
     while (!*r->stop) {
-        size_t n = collect(r, msgs, max);
-        cJSON *runs, *alerts;
-        if (n == 0) {
-            ping(r);
-            maybe_refresh(r);
+        int64_t tc = util_mono_ms();
+        cur->n = collect(r, cur->msgs, max);
+        if (cur->n)
+            log_debug("%s: read %zu messages in %lld ms", r->name, cur->n,
+                      (long long)(util_mono_ms() - tc));
+        if (cur->n == 0) {
+            if (prev->n) {
+                batch_finish(r, prev);
+            } else {
+                ping(r);
+                maybe_refresh(r);
+            }
             continue;
         }
-        runs = cJSON_CreateArray();
-        alerts = cJSON_CreateArray();
-        if (runs && alerts) {
-            build_rows(r, msgs, n, runs, alerts);
-            if ((cJSON_GetArraySize(runs) == 0 && cJSON_GetArraySize(alerts) == 0) ||
-                write_batch(r, runs, alerts) == 0)
-                store_offsets(r, msgs, n);
+        cur->runs = cJSON_CreateArray();
+        cur->alerts = cJSON_CreateArray();
+        if (cur->runs && cur->alerts) {
+            build_rows(r, cur->msgs, cur->n, cur->runs, cur->alerts);
         } else {
             log_error("%s: out of memory building a batch; it is read again", r->name);
+            cJSON_Delete(cur->runs);
+            cJSON_Delete(cur->alerts);
+            cur->runs = cur->alerts = NULL;
         }
-        cJSON_Delete(runs);
-        cJSON_Delete(alerts);
-        for (size_t i = 0; i < n; i++)
-            rd_kafka_message_destroy(msgs[i]);
-        metrics_counter_add(r->metrics, "herald_recorder_batches_total",
-                            "Batches the recorder wrote.", 1, "");
-        r->last_ping_ms = util_mono_ms();
+        if (prev->n)
+            batch_finish(r, prev);
         maybe_refresh(r);
+        if (cur->runs &&
+            (cJSON_GetArraySize(cur->runs) > 0 || cJSON_GetArraySize(cur->alerts) > 0) &&
+            store_send(&r->store, cur->runs, cur->alerts) == STORE_OK) {
+            cur->sent = true;
+            cur->t0 = util_mono_ms();
+        } else {
+            batch_finish(r, cur); /* nothing to send, or the database is away */
+        }
+        r->last_ping_ms = util_mono_ms();
+        t = prev;
+        prev = cur;
+        cur = t;
     }
-    free(msgs);
+    if (prev->n) /* stopping: wait for the batch in flight, store its offsets */
+        batch_finish(r, prev);
+    batch_clear(cur);
+    free(b[0].msgs);
+    free(b[1].msgs);
     return 0;
 }
 
@@ -489,6 +569,8 @@ void recorder_release(struct recorder *r)
         rd_kafka_topic_partition_list_destroy(r->assigned);
     r->assigned = NULL;
     store_release(&r->store);
+    free(r->dsn);
+    r->dsn = NULL;
 }
 
 int recorder_ready(void *opaque, char *why, size_t why_size)

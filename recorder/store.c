@@ -18,12 +18,15 @@ const struct store_migration *store_migrations(size_t *n)
 void store_init(struct store *st, const char *dsn, const char *app)
 {
     pg_init(&st->pg, dsn, app, 5, 0);
+    st->inflight = false;
 }
 
 void store_release(struct store *st)
 {
-    if (st)
-        pg_release(&st->pg);
+    if (!st)
+        return;
+    pg_release(&st->pg);
+    st->inflight = false;
 }
 
 /* The schema versions applied so far (-1 on error). */
@@ -124,16 +127,16 @@ static bool retryable(const char *sqlstate)
            !strcmp(sqlstate, "XX000");
 }
 
-enum store_result store_write(struct store *st, const cJSON *runs, const cJSON *alerts,
-                              int *runs_written, int *alerts_written)
+enum store_result store_send(struct store *st, const cJSON *runs, const cJSON *alerts)
 {
     char *r = NULL, *a = NULL;
     const char *params[2];
-    PGresult *res = NULL;
     enum store_result rc = STORE_RETRY;
-    long long v;
 
-    *runs_written = *alerts_written = 0;
+    if (st->inflight) {
+        snprintf(st->pg.err, sizeof(st->pg.err), "a batch is already in flight");
+        return STORE_RETRY;
+    }
     if (!(r = cJSON_PrintUnformatted(runs)) || !(a = cJSON_PrintUnformatted(alerts))) {
         snprintf(st->pg.err, sizeof(st->pg.err), "out of memory");
         goto out;
@@ -142,14 +145,45 @@ enum store_result store_write(struct store *st, const cJSON *runs, const cJSON *
     params[1] = a;
     if (pg_ensure(&st->pg) < 0)
         goto out;
-    res = PQexecParams(st->pg.conn, "SELECT * FROM herald_ingest($1::jsonb, $2::jsonb)",
-                       2, NULL, params, NULL, NULL, 0);
+    if (!PQsendQueryParams(st->pg.conn, "SELECT * FROM herald_ingest($1::jsonb, $2::jsonb)", 2,
+                           NULL, params, NULL, NULL, 0)) {
+        snprintf(st->pg.err, sizeof(st->pg.err), "herald_ingest: %s",
+                 PQerrorMessage(st->pg.conn));
+        pg_close(&st->pg);
+        goto out;
+    }
+    st->inflight = true;
+    rc = STORE_OK;
+out:
+    free(r);
+    free(a);
+    return rc;
+}
+
+enum store_result store_wait(struct store *st, int *runs_written, int *alerts_written)
+{
+    PGresult *res, *first = NULL;
+    enum store_result rc = STORE_RETRY;
+    long long v;
+
+    *runs_written = *alerts_written = 0;
+    if (!st->inflight) {
+        snprintf(st->pg.err, sizeof(st->pg.err), "no batch in flight");
+        return STORE_RETRY;
+    }
+    st->inflight = false;
+    /* Read every result (one statement: one result, then NULL). */
+    while ((res = PQgetResult(st->pg.conn)) != NULL) {
+        if (!first)
+            first = res;
+        else
+            PQclear(res);
+    }
+    res = first;
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
-        if (pg_value(res, 0, 0) &&
-            util_parse_int(pg_value(res, 0, 0), 0, 1 << 30, &v) == 0)
+        if (pg_value(res, 0, 0) && util_parse_int(pg_value(res, 0, 0), 0, 1 << 30, &v) == 0)
             *runs_written = (int)v;
-        if (pg_value(res, 0, 1) &&
-            util_parse_int(pg_value(res, 0, 1), 0, 1 << 30, &v) == 0)
+        if (pg_value(res, 0, 1) && util_parse_int(pg_value(res, 0, 1), 0, 1 << 30, &v) == 0)
             *alerts_written = (int)v;
         rc = STORE_OK;
         goto out;
@@ -163,8 +197,8 @@ enum store_result store_write(struct store *st, const cJSON *runs, const cJSON *
         for (i = 0; line[i]; i++)
             if (line[i] == '\n')
                 line[i] = ' ';
-        snprintf(st->pg.err, sizeof(st->pg.err), "herald_ingest: %s%s%s",
-                 state ? state : "", state ? " " : "", line);
+        snprintf(st->pg.err, sizeof(st->pg.err), "herald_ingest: %s%s%s", state ? state : "",
+                 state ? " " : "", line);
         bool broken = PQstatus(st->pg.conn) != CONNECTION_OK;
         rc = broken || retryable(state) ? STORE_RETRY : STORE_BAD;
         if (broken)
@@ -172,9 +206,16 @@ enum store_result store_write(struct store *st, const cJSON *runs, const cJSON *
     }
 out:
     PQclear(res);
-    free(r);
-    free(a);
     return rc;
+}
+
+enum store_result store_write(struct store *st, const cJSON *runs, const cJSON *alerts,
+                              int *runs_written, int *alerts_written)
+{
+    enum store_result rc = store_send(st, runs, alerts);
+
+    *runs_written = *alerts_written = 0;
+    return rc == STORE_OK ? store_wait(st, runs_written, alerts_written) : rc;
 }
 
 int store_refresh(struct store *st)

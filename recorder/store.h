@@ -32,6 +32,7 @@ enum store_result {
 
 struct store {
     struct pg pg;
+    bool inflight; /* store_send() sent a batch whose answer store_wait() has not read */
 };
 
 /* The migrations compiled in, in order. */
@@ -56,6 +57,14 @@ int store_migrate(struct store *st, int target, char *errstr, size_t errstr_size
  * Otherwise st->pg.err says why. */
 enum store_result store_write(struct store *st, const cJSON *runs, const cJSON *alerts,
                               int *runs_written, int *alerts_written);
+
+/* The same in two halves, so the caller can prepare the next batch while the database
+ * works on this one: store_send() sends the batch (STORE_OK: sent; STORE_RETRY: the
+ * database is unreachable, nothing was sent); store_wait() waits for its answer and
+ * returns what store_write() would. Exactly one store_wait() per sent batch, before
+ * any other call on st. */
+enum store_result store_send(struct store *st, const cJSON *runs, const cJSON *alerts);
+enum store_result store_wait(struct store *st, int *runs_written, int *alerts_written);
 
 /* Refresh the /trends rollups (concurrently: readers never wait). Returns 0 or -1. */
 int store_refresh(struct store *st);

@@ -43,6 +43,7 @@ int main(int argc, char **argv)
     char err[8192];
     struct config *cfg;
     struct web *w;
+    char *dsn;
     int opt;
 
     log_init("herald-web", LOG_INFO, LOG_JSON);
@@ -70,19 +71,17 @@ int main(int argc, char **argv)
         fputs(err, stderr);
         return 1;
     }
-    if (!cfg->history_dsn || !*cfg->history_dsn) {
-        fprintf(stderr,
-                "%s: history.dsn (or dsn_env, dsn_file) is not set: herald-web reads "
-                "the history from PostgreSQL\n",
-                path);
+    if (!(dsn = config_history_dsn(cfg, err, sizeof(err)))) {
+        fprintf(stderr, "herald-web: %s\n", err);
         config_free(cfg);
         return 1;
     }
     if (!listen)
         listen = cfg->web_listen;
     util_stop_signals(on_signal, NULL);
-    if (!(w = web_start(cfg, listen, err, sizeof(err)))) {
+    if (!(w = web_start(cfg, dsn, listen, err, sizeof(err)))) {
         log_error("%s", err);
+        free(dsn);
         config_free(cfg);
         return 1;
     }
@@ -100,6 +99,7 @@ int main(int argc, char **argv)
         util_sleep_ms(200, &stop_flag);
     log_info("shutting down");
     web_stop(w);
+    free(dsn);
     config_free(cfg);
     return 0;
 }

@@ -390,8 +390,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http: %s", msg);
 }
 
-struct web *web_start(const struct config *cfg, const char *listen, char *errstr,
-                      size_t errstr_size)
+struct web *web_start(const struct config *cfg, const char *dsn, const char *listen,
+                      char *errstr, size_t errstr_size)
 {
     struct web *w = calloc(1, sizeof(*w));
     struct sockaddr_in sin;
@@ -427,7 +427,7 @@ struct web *web_start(const struct config *cfg, const char *listen, char *errstr
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     for (size_t i = 0; i < WEB_THREADS; i++)
-        pg_init(&w->pool[i], cfg->history_dsn, "herald-web", 5, WEB_STATEMENT_MS);
+        pg_init(&w->pool[i], dsn, "herald-web", 5, WEB_STATEMENT_MS);
     w->d = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL,
         handle, w, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w, MHD_OPTION_URI_LOG_CALLBACK,

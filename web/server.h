@@ -57,10 +57,11 @@ enum MHD_Result reply_error(struct req *r, unsigned int status, const char *fmt,
 /* Answer 200 with a body the handler built (HTML fragment, text). Takes b's data. */
 enum MHD_Result reply_raw(struct req *r, const char *ctype, struct buf *b);
 
-/* Start serving cfg->web_listen ("host:port", IPv4 numeric host or empty for all;
- * port 0 = a free port). dsn is borrowed. Returns the server or NULL with errstr. */
-struct web *web_start(const struct config *cfg, const char *listen, char *errstr,
-                      size_t errstr_size);
+/* Start serving `listen` ("host:port", IPv4 numeric host or empty for all; port 0 =
+ * a free port) from the database `dsn`. cfg and dsn are borrowed and must outlive the
+ * server. Returns the server or NULL with errstr. */
+struct web *web_start(const struct config *cfg, const char *dsn, const char *listen,
+                      char *errstr, size_t errstr_size);
 
 /* The port bound. */
 int web_port(const struct web *w);

@@ -134,10 +134,14 @@ BEGIN
           > (o.state_rank, o.event_ms, o.event_id);
     GET DIAGNOSTICS nr = ROW_COUNT;
 
+    -- Interventions are linked when a run ends (a running rerun gets its link then);
+    -- the releases of every run of the batch are brought up to date.
     SELECT array_agg(DISTINCT x->>'run_key') INTO keys
     FROM jsonb_array_elements(coalesce(r, '[]')) x;
     IF keys IS NOT NULL THEN
-        PERFORM herald_link(keys);
+        PERFORM herald_link(array(SELECT DISTINCT x->>'run_key'
+                                  FROM jsonb_array_elements(r) x
+                                  WHERE (x->>'state_rank')::int = 3));
         INSERT INTO releases AS o (service, version, first_ms, last_ms)
         SELECT q.service, q.version, min(q.start_ms), max(q.event_ms)
         FROM runs q
