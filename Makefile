@@ -126,9 +126,13 @@ $(BIN)/herald-slackd: $(BUILD)/tools/slackd.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Unit tests of a program's own modules link those objects too.
+$(BUILD)/tests/test_record: $(BUILD)/recorder/record.o
+$(BUILD)/tests/unit/test_record.o: ALLCFLAGS += -Irecorder
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcmocka
 
 # make test and make demo install what is missing first, then build in a fresh make
 # (pkg-config flags are read when make starts).

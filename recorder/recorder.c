@@ -471,13 +471,14 @@ static void batch_finish(struct recorder *r, struct batch *b)
         metrics_counter_add(r->metrics, "herald_recorder_rows_written_total",
                             "Rows the database changed.", na, "table=\"alerts\"");
         metrics_histogram_observe(r->metrics, "herald_recorder_batch_seconds",
-                                  "Time to write one batch, retries included.", batch_bounds,
+                                  "Time to write one batch, retries included.",
+                                  batch_bounds,
                                   sizeof(batch_bounds) / sizeof(batch_bounds[0]),
                                   (double)(util_mono_ms() - b->t0) / 1000.0, "");
         r->dirty = r->dirty || nr > 0 || na > 0;
         done = true;
-    } else if (!b->runs || (cJSON_GetArraySize(b->runs) == 0 &&
-                            cJSON_GetArraySize(b->alerts) == 0)) {
+    } else if (!b->runs ||
+               (cJSON_GetArraySize(b->runs) == 0 && cJSON_GetArraySize(b->alerts) == 0)) {
         done = b->runs != NULL; /* nothing to write (only watermarks or bad records) */
     } else {
         done = write_batch(r, b->runs, b->alerts) == 0; /* with retries and backoff */
@@ -495,8 +496,9 @@ static void batch_finish(struct recorder *r, struct batch *b)
 int recorder_run(struct recorder *r)
 {
     size_t max = (size_t)r->cfg->history_batch_size;
-    struct batch b[2] = {{calloc(max, sizeof(rd_kafka_message_t *)), 0, NULL, NULL, false, 0},
-                         {calloc(max, sizeof(rd_kafka_message_t *)), 0, NULL, NULL, false, 0}};
+    struct batch b[2] = {
+        {calloc(max, sizeof(rd_kafka_message_t *)), 0, NULL, NULL, false, 0},
+        {calloc(max, sizeof(rd_kafka_message_t *)), 0, NULL, NULL, false, 0}};
     struct batch *prev = &b[0], *cur = &b[1], *t;
 
     if (!b[0].msgs || !b[1].msgs) {

@@ -34,7 +34,7 @@ struct recorder {
     rd_kafka_topic_partition_list_t *assigned; /* current assignment, owned */
     unsigned generation;                       /* bumped on every rebalance */
     struct store store;
-    char *dsn;                 /* the resolved history DSN, owned (a secret) */
+    char *dsn;        /* the resolved history DSN, owned (a secret) */
     atomic_int db_ok; /* the last database call succeeded */
     atomic_int kafka_ok;
     bool dirty;              /* rows written since the last rollup refresh */

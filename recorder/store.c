@@ -145,8 +145,9 @@ enum store_result store_send(struct store *st, const cJSON *runs, const cJSON *a
     params[1] = a;
     if (pg_ensure(&st->pg) < 0)
         goto out;
-    if (!PQsendQueryParams(st->pg.conn, "SELECT * FROM herald_ingest($1::jsonb, $2::jsonb)", 2,
-                           NULL, params, NULL, NULL, 0)) {
+    if (!PQsendQueryParams(st->pg.conn,
+                           "SELECT * FROM herald_ingest($1::jsonb, $2::jsonb)", 2, NULL,
+                           params, NULL, NULL, 0)) {
         snprintf(st->pg.err, sizeof(st->pg.err), "herald_ingest: %s",
                  PQerrorMessage(st->pg.conn));
         pg_close(&st->pg);
@@ -181,9 +182,11 @@ enum store_result store_wait(struct store *st, int *runs_written, int *alerts_wr
     }
     res = first;
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
-        if (pg_value(res, 0, 0) && util_parse_int(pg_value(res, 0, 0), 0, 1 << 30, &v) == 0)
+        if (pg_value(res, 0, 0) &&
+            util_parse_int(pg_value(res, 0, 0), 0, 1 << 30, &v) == 0)
             *runs_written = (int)v;
-        if (pg_value(res, 0, 1) && util_parse_int(pg_value(res, 0, 1), 0, 1 << 30, &v) == 0)
+        if (pg_value(res, 0, 1) &&
+            util_parse_int(pg_value(res, 0, 1), 0, 1 << 30, &v) == 0)
             *alerts_written = (int)v;
         rc = STORE_OK;
         goto out;
@@ -197,8 +200,8 @@ enum store_result store_wait(struct store *st, int *runs_written, int *alerts_wr
         for (i = 0; line[i]; i++)
             if (line[i] == '\n')
                 line[i] = ' ';
-        snprintf(st->pg.err, sizeof(st->pg.err), "herald_ingest: %s%s%s", state ? state : "",
-                 state ? " " : "", line);
+        snprintf(st->pg.err, sizeof(st->pg.err), "herald_ingest: %s%s%s",
+                 state ? state : "", state ? " " : "", line);
         bool broken = PQstatus(st->pg.conn) != CONNECTION_OK;
         rc = broken || retryable(state) ? STORE_RETRY : STORE_BAD;
         if (broken)

@@ -107,7 +107,7 @@ int html_head(struct buf *b, const char *title, const char *active)
     if (buf_puts(b,
                  "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
                  "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-                    "<link rel=\"icon\" href=\"data:,\">"
+                 "<link rel=\"icon\" href=\"data:,\">"
                  "<title>") < 0 ||
         html_text(b, title) < 0 || buf_puts(b, " · Herald</title><style>") < 0 ||
         buf_puts(b, css) < 0 ||

@@ -49,9 +49,11 @@ static const char outcomes_sql[] =
      * (same job, repo and version or branch). */
     "f AS (SELECT end_ms, state IN ('failure', 'error') AS failed, "
     "   lag(state IN ('failure', 'error')) OVER w AS prev_failed, "
-    "   min(CASE WHEN state = 'success' THEN end_ms END) OVER (w ROWS BETWEEN 1 "
-    "FOLLOWING "
-    "     AND UNBOUNDED FOLLOWING) AS next_ok "
+    /* the next success: a running minimum walking backwards (a frame whose start
+     * does not move is computed incrementally; "1 FOLLOWING .. UNBOUNDED" is n^2) */
+    "   min(CASE WHEN state = 'success' THEN end_ms END) OVER (PARTITION BY job, org, "
+    "     repo, coalesce(version, base_ref, '') ORDER BY end_ms DESC, run_key DESC "
+    "     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS next_ok "
     "  FROM runs, lim WHERE end_ms >= lim.since AND type IN ('postsubmit', 'periodic') "
     "   AND state IN ('success', 'failure', 'error') "
     "  WINDOW w AS (PARTITION BY job, org, repo, coalesce(version, base_ref, '') "
