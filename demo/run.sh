@@ -89,7 +89,7 @@ dsn=$(sed -n 's/^DSN=//p' "$work/pg.out")
 rec_port=$(free_port)
 web_port=$(free_port)
 echo "   PostgreSQL 127.0.0.1:$(sed -n 's/^PGPORT=//p' "$work/pg.out") (throwaway cluster in $pgdir)"
-fill() { # fill TEMPLATE-VALUES... < demo config > out
+fill() { # fill [SED-ARGS...] FILE: the demo config with every placeholder filled in
     sed -e "s|@BROKERS@|$brokers|" -e "s|@REDIS_PORT@|$redis_port|" -e "s|@SLACK@|$slack|" \
         -e "s|@DSN@|$dsn|" -e "s|@REC_PORT@|$rec_port|" -e "s|@WEB_PORT@|$web_port|" "$@"
 }
