@@ -54,6 +54,18 @@ static int render_stats(struct buf *b, const cJSON *stats)
     return buf_puts(b, "</tbody></table>");
 }
 
+/* " · the job on Deck" when web.deck_url is set (Deck's ?job= filter). */
+static int deck_link(struct buf *b, const struct config *cfg, const char *job)
+{
+    if (!cfg->web_deck_url || !*cfg->web_deck_url)
+        return 0;
+    return buf_puts(b, " · <a class=\"deck\" href=\"") < 0 ||
+                   html_text(b, cfg->web_deck_url) < 0 || buf_puts(b, "/?job=") < 0 ||
+                   html_path(b, job) < 0 || buf_puts(b, "\">the job on Deck</a>") < 0
+               ? -1
+               : 0;
+}
+
 static int render_job(const struct req *r, const cJSON *d, struct buf *b)
 {
     const cJSON *runs = cJSON_GetObjectItemCaseSensitive(d, "runs"), *run;
@@ -88,7 +100,7 @@ static int render_job(const struct req *r, const cJSON *d, struct buf *b)
     if (html_head(b, title, NULL) < 0 || buf_puts(b, "<h1 id=\"job-name\">") < 0 ||
         html_text(b, jstr(d, "job")) < 0 || buf_puts(b, "</h1><p class=\"muted\">") < 0 ||
         html_text(b, jstr(d, "org")) < 0 || buf_puts(b, "/") < 0 ||
-        html_text(b, jstr(d, "repo")) < 0 ||
+        html_text(b, jstr(d, "repo")) < 0 || deck_link(b, r->cfg, jstr(d, "job")) < 0 ||
         buf_puts(
             b,
             "</p><h2>Pass rate and flakiness</h2><p class=\"muted\">Flakiness as "

@@ -88,7 +88,8 @@ def history_config(broker, pg, group, **overrides):
                     "listen": "127.0.0.1:%d" % free_port(), "refresh": "200ms",
                     "batch_size": 200},
         "web": {"listen": "127.0.0.1:0", "public_url": "http://dashboard.example",
-                "slack_url": "https://ack.slack.example"},
+                "slack_url": "https://ack.slack.example",
+                "deck_url": "https://prow.ack.example"},
     }
     for k, v in overrides.items():
         if isinstance(v, dict) and isinstance(cfg.get(k), dict):

@@ -378,6 +378,8 @@ class DashboardBrowserTest(unittest.TestCase):
         self.assertEqual(self.report["dialogs"], [])
         self.assertFalse([s for s in j["scripts"] if "herald" in s], j["scripts"])
         self.assertEqual(j["runs"], 7)
+        # The Deck link carries the name percent-encoded, not as markup.
+        self.assertEqual(j["deck"], "https://prow.ack.example/?job=" + urlquote(SCRIPT_JOB))
         st, body = self.web.get("/trends?days=30")
         self.assertNotIn(b"<script>alert", body)
 

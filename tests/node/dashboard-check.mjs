@@ -84,6 +84,7 @@ const extract = {
     h1: document.querySelector('h1')?.textContent || '',
     scripts: [...document.querySelectorAll('script')].map((s) => s.textContent),
     runs: document.querySelectorAll('table.runs tbody tr').length,
+    deck: document.querySelector('a.deck')?.getAttribute('href') || null,
   }),
   error: () => ({
     h1: document.querySelector('h1')?.innerText || '',
