@@ -1,5 +1,6 @@
 # Herald's container image: herald-consumer (the default command), herald-producer,
-# herald-slackd (the Slack-compatible test receiver) and herald-devbroker.
+# herald-recorder and herald-web (the history and the dashboard), herald-slackd (the
+# Slack-compatible test receiver) and herald-devbroker.
 #
 #   docker build -t herald:local .
 #   docker run --rm -e SLACK_ACK_RELEASES_URL=... -e SLACK_ACK_CI_URL=... herald:local
@@ -17,7 +18,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config make \
       librdkafka-dev libcjson-dev libcurl4-openssl-dev libhiredis-dev libyaml-dev \
-      libmicrohttpd-dev libssl-dev \
+      libmicrohttpd-dev libssl-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -35,7 +36,7 @@ RUN make -j2 all HERALD_VERSION="${HERALD_VERSION}" \
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      librdkafka1 libcjson1 libcurl4 libhiredis0.14 libyaml-0-2 libmicrohttpd12 libssl3 \
+      librdkafka1 libcjson1 libcurl4 libhiredis0.14 libyaml-0-2 libmicrohttpd12 libssl3 libpq5 \
       ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 10001 herald \
@@ -47,8 +48,9 @@ COPY --from=build /src/bin/ /usr/local/bin/
 # configuration over /etc/herald/herald.yaml (compose and Kubernetes both do).
 COPY --from=build /out/etc/herald.yaml /etc/herald/herald.yaml
 USER 10001:10001
-# /metrics (Prometheus), /healthz (liveness), /readyz (readiness)
-EXPOSE 9464
+# /metrics (Prometheus), /healthz (liveness), /readyz (readiness); the recorder's on
+# 9465; herald-web on 8080
+EXPOSE 9464 9465 8080
 # SIGTERM: finish in-flight deliveries, commit offsets, leave the group, exit 0.
 STOPSIGNAL SIGTERM
 CMD ["herald-consumer", "-c", "/etc/herald/herald.yaml"]

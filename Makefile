@@ -5,11 +5,12 @@
 #   make test       unit tests + end-to-end tests on a real Redis, the development
 #                   broker and the Slack-compatible receiver
 #   make demo       replay a day of ACK job history through the whole pipeline
+#   make dashboard  the demo, then its stack (and the dashboard) up until Ctrl-C
 #   make test-asan  the same tests under AddressSanitizer and UBSan
 
 CC      ?= cc
 SAN     ?= 0
-PKGS    := rdkafka libcjson libcurl hiredis yaml-0.1 libmicrohttpd libcrypto
+PKGS    := rdkafka libcjson libcurl hiredis yaml-0.1 libmicrohttpd libcrypto libpq
 
 ifeq ($(SAN),1)
 BUILD   ?= build-asan
@@ -36,6 +37,8 @@ COMMON_OBJ   := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 PRODUCER_SRC := $(sort $(wildcard producer/*.c))
 CONSUMER_SRC := $(sort $(wildcard consumer/*.c))
 CTL_SRC      := $(sort $(wildcard tools/heraldctl/*.c))
+RECORDER_SRC := $(sort $(wildcard recorder/*.c))
+WEB_SRC      := $(sort $(wildcard web/*.c))
 UNIT_SRC     := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB          := $(BUILD)/libherald.a
@@ -48,12 +51,13 @@ BACKTEST_OBJ := $(BACKTEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/producer/replay.o \
                 $(BUILD)/producer/publish.o
 
 PROGS := $(BIN)/herald-producer $(BIN)/herald-consumer $(BIN)/herald-devbroker \
-         $(BIN)/herald-slackd $(BIN)/herald-backtest
+         $(BIN)/herald-slackd $(BIN)/herald-backtest $(BIN)/herald-recorder \
+         $(BIN)/herald-web
 ifneq ($(CTL_SRC),)
 PROGS += $(BIN)/heraldctl
 endif
 
-.PHONY: all deps check-deps ensure-deps build-tests test unit test-asan demo format \
+.PHONY: all deps check-deps ensure-deps build-tests test unit test-asan demo dashboard format \
         format-check clean validate bench fuzz
 all: check-deps $(PROGS)
 
@@ -102,6 +106,22 @@ $(BUILD)/common/version.o: ALLCFLAGS += -DHERALD_VERSION='"$(HERALD_VERSION_SAFE
 .PHONY: FORCE
 FORCE:
 
+# The history schema's migrations (recorder/migrations/NNN_name.sql) are compiled in:
+# $(BUILD)/gen/migrations.h defines migrations[] = {version, name, sql}, in order.
+MIGRATION_SQL := $(sort $(wildcard recorder/migrations/*.sql))
+$(BUILD)/gen/migrations.h: $(MIGRATION_SQL) Makefile
+	@mkdir -p $(dir $@)
+	@{ echo "/* generated from recorder/migrations/NNN_name.sql by make; do not edit */"; \
+	  echo "static const struct store_migration migrations[] = {"; \
+	  for f in $(MIGRATION_SQL); do \
+	    b=$$(basename $$f .sql); v=$$(expr $${b%%_*} + 0); n=$${b#*_}; \
+	    echo "    {$$v, \"$$n\","; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/     "/' -e 's/$$/\\n"/' $$f; \
+	    echo "    },"; \
+	  done; echo "};"; } > $@
+$(BUILD)/recorder/store.o: $(BUILD)/gen/migrations.h
+$(BUILD)/recorder/store.o: ALLCFLAGS += -I$(BUILD)/gen
+
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
@@ -119,6 +139,14 @@ $(BIN)/herald-backtest: $(BACKTEST_OBJ) $(ENGINE_OBJ) $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BIN)/herald-recorder: $(RECORDER_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/herald-web: $(WEB_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BIN)/heraldctl: $(CTL_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -131,9 +159,13 @@ $(BIN)/herald-slackd: $(BUILD)/tools/slackd.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Unit tests of a program's own modules link those objects too.
+$(BUILD)/tests/test_record: $(BUILD)/recorder/record.o
+$(BUILD)/tests/unit/test_record.o: ALLCFLAGS += -Irecorder
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcmocka
 
 # make test and make demo install what is missing first, then build in a fresh make
 # (pkg-config flags are read when make starts).
@@ -158,13 +190,19 @@ demo: ensure-deps
 	@$(MAKE) --no-print-directory all
 	@demo/run.sh $(BIN)
 
+# The demo, then its stack (PostgreSQL, recorder, herald-web, ...) stays up until Ctrl-C.
+dashboard: ensure-deps
+	@$(MAKE) --no-print-directory all
+	@DEMO_KEEP=1 demo/run.sh $(BIN)
+
 format:
 	clang-format -i $(wildcard common/*.[ch] producer/*.[ch] consumer/*.[ch] tools/*.c \
-	  tools/heraldctl/*.[ch] tools/backtest/*.[ch] tests/unit/*.c)
+	  tools/heraldctl/*.[ch] tools/backtest/*.[ch] tests/unit/*.c recorder/*.[ch] web/*.[ch])
 
 format-check:
 	@clang-format --dry-run --Werror $(wildcard common/*.[ch] producer/*.[ch] \
-	  consumer/*.[ch] tools/*.c tools/heraldctl/*.[ch] tools/backtest/*.[ch] tests/unit/*.c)
+	  consumer/*.[ch] tools/*.c tools/heraldctl/*.[ch] tools/backtest/*.[ch] tests/unit/*.c \
+	  recorder/*.[ch] web/*.[ch])
 
 validate:
 	@tools/validate.sh

@@ -78,6 +78,7 @@ struct cfgp {
     size_t errsize, errlen;
     int nerr;
     bool oom;
+    bool history_topic_set; /* history.alerts_topic given: else kafka.alerts_topic */
 };
 
 __attribute__((format(printf, 3, 4))) static void
@@ -948,6 +949,77 @@ static void parse_delivery(struct cfgp *p, const yaml_node_t *m)
              "delivery.fallback_receiver: no receiver named \"%s\"", fb);
 }
 
+/* history: { dsn | dsn_env | dsn_file, group, alerts_topic, listen, batch_size,
+ * refresh } -- herald-recorder and herald-web (docs/dashboard.md). */
+static void parse_history(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"dsn",        "dsn_env",      "dsn_file",
+                                       "group",      "alerts_topic", "listen",
+                                       "batch_size", "refresh",      NULL};
+    static const char *const dsn_keys[] = {"dsn", "dsn_env", "dsn_file"};
+    struct config *c = p->c;
+    const char **dst[] = {&c->history_dsn, &c->history_dsn_env, &c->history_dsn_file};
+    int given = 0;
+
+    check_keys(p, m, "history.", keys);
+    /* Kept as written: resolved by the recorder and herald-web only. */
+    for (size_t i = 0; i < 3; i++) {
+        get_string(p, m, dsn_keys[i], "history.", dst[i]);
+        if (*dst[i] && !**dst[i]) {
+            cerr(p, mget(p, m, dsn_keys[i]), "history.%s: must not be empty",
+                 dsn_keys[i]);
+            *dst[i] = NULL;
+        }
+        given += *dst[i] != NULL;
+    }
+    if (given > 1)
+        cerr(p, m, "history.dsn: give only one of dsn, dsn_env, dsn_file");
+    get_string(p, m, "group", "history.", &c->history_group);
+    get_string(p, m, "alerts_topic", "history.", &c->history_alerts_topic);
+    p->history_topic_set = mget(p, m, "alerts_topic") != NULL;
+    get_string(p, m, "listen", "history.", &c->history_listen);
+    get_int(p, m, "batch_size", "history.", 1, 5000, &c->history_batch_size);
+    get_duration(p, m, "refresh", "history.", 100, &c->history_refresh_ms);
+    if (c->history_group && !*c->history_group)
+        cerr(p, mget(p, m, "group"), "history.group: must not be empty");
+}
+
+/* web: { listen, public_url, deck_url, slack_url, release_window } -- herald-web. */
+static void parse_web(struct cfgp *p, const yaml_node_t *m)
+{
+    static const char *const keys[] = {"listen",    "public_url",     "deck_url",
+                                       "slack_url", "release_window", NULL};
+    static const char *const urls[] = {"public_url", "deck_url", "slack_url"};
+    struct config *c = p->c;
+    const char **dst[] = {&c->web_public_url, &c->web_deck_url, &c->web_slack_url};
+
+    check_keys(p, m, "web.", keys);
+    get_string(p, m, "listen", "web.", &c->web_listen);
+    get_duration(p, m, "release_window", "web.", 60 * 1000, &c->web_release_window_ms);
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        const char *v = get_scalar(p, m, urls[i], "web.");
+        size_t l;
+        if (!v)
+            continue;
+        if (*v && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+            cerr(p, mget(p, m, urls[i]), "web.%s: must start with http:// or https://",
+                 urls[i]);
+            continue;
+        }
+        /* Links are built as <url>/release/...: drop trailing slashes. */
+        char *d = arena_strdup(&c->arena, v);
+        if (!d) {
+            p->oom = true;
+            return;
+        }
+        for (l = strlen(d); l > 0 && d[l - 1] == '/'; l--)
+            d[l - 1] = '\0';
+        *dst[i] = d;
+    }
+    if (c->web_listen && !*c->web_listen)
+        cerr(p, mget(p, m, "listen"), "web.listen: must not be empty");
+}
+
 /* ACK's release of one controller version (docs/rules.md): the tag starts
  * post-submit and the OLM bundle; update-ack-chart needs post-submit's chart. */
 static const char *const after_post_submit[] = {"post-submit"};
@@ -1011,6 +1083,16 @@ static void set_defaults(struct config *c)
     c->fallback_receiver = -1;
     deliver_opts_default(&c->delivery);
     c->http_listen = "127.0.0.1:9464";
+    c->history_group = "herald-recorder";
+    c->history_alerts_topic = "herald.alerts";
+    c->history_listen = "127.0.0.1:9465";
+    c->history_batch_size = 1000;
+    c->history_refresh_ms = 30 * 1000;
+    c->web_listen = "127.0.0.1:8080";
+    c->web_public_url = "";
+    c->web_deck_url = "";
+    c->web_slack_url = "";
+    c->web_release_window_ms = 6 * 3600 * 1000LL;
 }
 
 struct config *config_parse(const char *name, const char *text, size_t len, char *errbuf,
@@ -1029,6 +1111,8 @@ struct config *config_parse(const char *name, const char *text, size_t len, char
                                       "ecosystem",
                                       "storm",
                                       "watermark",
+                                      "history",
+                                      "web",
                                       NULL};
     yaml_parser_t parser;
     yaml_document_t doc;
@@ -1103,12 +1187,19 @@ struct config *config_parse(const char *name, const char *text, size_t len, char
     }
     if ((n = mget(&p, root, "delivery")) != NULL)
         parse_delivery(&p, n);
+    if ((n = mget(&p, root, "history")) != NULL)
+        parse_history(&p, n);
+    if ((n = mget(&p, root, "web")) != NULL)
+        parse_web(&p, n);
     if ((n = mget(&p, root, "http")) != NULL) {
         static const char *const hkeys[] = {"listen", NULL};
         check_keys(&p, n, "http.", hkeys);
         get_string(&p, n, "listen", "http.", &c->http_listen);
     }
 validate:
+    /* The recorder reads the alert records where the consumers write them. */
+    if (!p.history_topic_set && c->alerts_topic && *c->alerts_topic)
+        c->history_alerts_topic = c->alerts_topic;
     if (c->nreceivers == 0)
         cerr(&p, root, "receivers: at least one receiver is needed to send alerts");
     if (c->default_receiver < 0 && c->nreceivers > 0)
@@ -1153,6 +1244,42 @@ void config_free(struct config *c)
     arena_free(c->arena);
     free(c->path);
     free(c);
+}
+
+char *config_history_dsn(const struct config *c, char *errstr, size_t errstr_size)
+{
+    char err[256];
+    const char *v;
+    size_t len;
+    char *data;
+
+    if (c->history_dsn)
+        return strdup(c->history_dsn);
+    if (c->history_dsn_env) {
+        if (!(v = getenv(c->history_dsn_env)) || !*v) {
+            snprintf(errstr, errstr_size,
+                     "%s: history.dsn_env: environment variable %s is "
+                     "not set",
+                     c->path, c->history_dsn_env);
+            return NULL;
+        }
+        return strdup(v);
+    }
+    if (c->history_dsn_file) {
+        if (!(data = util_read_file(c->history_dsn_file, 64 * 1024, &len, err,
+                                    sizeof(err)))) {
+            snprintf(errstr, errstr_size, "%s: history.dsn_file: %s", c->path, err);
+            return NULL;
+        }
+        while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+            data[--len] = '\0';
+        return data;
+    }
+    snprintf(errstr, errstr_size,
+             "%s: history.dsn (or dsn_env, dsn_file) is not set: the "
+             "history lives in PostgreSQL",
+             c->path);
+    return NULL;
 }
 
 long config_receiver_index(const struct config *c, const char *name)

@@ -136,6 +136,25 @@ struct config {
     struct deliver_opts delivery;
     const char *http_listen; /* "" = off */
 
+    /* history: herald-recorder and herald-web (docs/dashboard.md) */
+    /* The database: one of these three, resolved only by the programs that use it
+     * (config_history_dsn), so the consumers never need the secret. */
+    const char *history_dsn;          /* inline libpq connection string (secret) */
+    const char *history_dsn_env;      /* ... or the environment variable holding it */
+    const char *history_dsn_file;     /* ... or the file holding it */
+    const char *history_group;        /* the recorder's consumer group */
+    const char *history_alerts_topic; /* alert records (contract §2); "" = events only */
+    const char *history_listen;       /* the recorder's /metrics; "" = off */
+    int history_batch_size;           /* messages per database round trip */
+    int64_t history_refresh_ms;       /* ms between rollup refreshes (at most one per) */
+
+    /* web: herald-web */
+    const char *web_listen;        /* "host:port" */
+    const char *web_public_url;    /* how people reach herald-web; "" = unknown */
+    const char *web_deck_url;      /* Deck, for job links without a url; "" = none */
+    const char *web_slack_url;     /* Slack workspace, for message links; "" = none */
+    int64_t web_release_window_ms; /* ms a release has to succeed (success rate) */
+
     void *arena; /* every string and array above lives here */
 };
 
@@ -150,6 +169,12 @@ struct config *config_parse(const char *name, const char *text, size_t len, char
 
 /* Free a config; NULL is accepted. */
 void config_free(struct config *c);
+
+/* The history database's connection string (history.dsn, or the variable named by
+ * history.dsn_env, or the file history.dsn_file with its trailing newline dropped).
+ * Returns a new string (caller frees; a secret: never log it), or NULL with the reason
+ * in errstr ("herald.yaml: history.dsn_env: environment variable X is not set"). */
+char *config_history_dsn(const struct config *c, char *errstr, size_t errstr_size);
 
 /* Index of the receiver named `name`, or -1. */
 long config_receiver_index(const struct config *c, const char *name);

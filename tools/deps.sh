@@ -7,14 +7,35 @@ PKGS=(build-essential pkg-config make
       librdkafka-dev libcjson-dev libcurl4-openssl-dev libhiredis-dev libyaml-dev
       libmicrohttpd-dev libcmocka-dev libssl-dev
       redis-server python3 curl kcat openssl
-      yamllint docker-compose clang libclang-rt-14-dev)
+      yamllint docker-compose clang libclang-rt-14-dev
+      libpq-dev postgresql chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+# npm packages of the tests (tests/node/package.json, its lock committed): installed
+# with npm ci when node is there and node_modules is missing or older than the lock.
+npm_deps() {
+    local dir
+    dir="$(cd "$(dirname "$0")/.." && pwd)/tests/node"
+    [ -f "$dir/package-lock.json" ] || return 0
+    command -v npm >/dev/null 2>&1 || { echo "deps: npm not found: the browser tests will fail" >&2; return 0; }
+    if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+        echo "deps: npm ci in tests/node"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) && touch "$dir/node_modules"
+    fi
+}
+# PostgreSQL's package starts a system cluster; Herald's tests and demo start their own.
+stop_system_postgres() {
+    if command -v pg_lsclusters >/dev/null 2>&1 && command -v systemctl >/dev/null 2>&1; then
+        systemctl stop postgresql >/dev/null 2>&1 || true
+    fi
+}
+
 if [ "${#missing[@]}" -eq 0 ]; then
+    npm_deps
     [ "${1:-}" = "--if-missing" ] || echo "deps: all ${#PKGS[@]} packages present"
     exit 0
 fi
@@ -29,4 +50,9 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # redis-server's package starts a system instance; Herald's tests start their own.
+stop_system_postgres
+if ! command -v npm >/dev/null 2>&1; then
+    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+npm_deps
 echo "deps: done"

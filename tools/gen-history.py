@@ -44,6 +44,10 @@ Cases for the three alert levels (fixed services, PRs and times):
   storm        20:20:11-20:20:15 a drained build node evicts one presubmit on each of
                five PRs (kinesis, route53, ssm, wafv2, mq; unit and verify stages, so no
                stage reaches the ecosystem's 5 services): five alerts for #ack-ci at once
+  interventions  /test ec2-unit-test on PR #312's last commit 11:41 (passes); rds
+               v1.5.2's olm-bundle-pr re-run from Deck 19:25 (label prow.k8s.io/re-run,
+               same commit; passes) -- with the /retests and the periodics' re-runs above,
+               what the dashboard counts as human interventions
   quiet end    nothing fails and no release is left waiting in the last hour of the
                day (periodic-stale passes 22:08:52), so every hold and stall timer has
                come due on the event clock by the last event (checked when generating)
@@ -408,6 +412,7 @@ def build_day(day0, seed, jobs):
               outcomes={"ec2-unit-test": ("failure", "Job failed.", 293)})
     d.push_pr(repo, pr, at("11:02:00"), "isolated: ec2 PR fixed")
     d.supersede(pr)
+    ec2_pr = pr
 
     # -- isolated: iam-release-test evicted, passes on /retest --------------------------
     repo = "iam-controller"
@@ -427,7 +432,7 @@ def build_day(day0, seed, jobs):
             at("11:02:30"), chart="fail")
     # the OLM bundle queue is broken today: rds's olm-bundle-pr fails (the demo silences
     # service=rds stage=olm-bundle before replaying, so it is counted, not sent)
-    release(d, "rds", "v1.5.2", 231, "emily-ng", "Support Blue/Green deployments",
+    rds_post = release(d, "rds", "v1.5.2", 231, "emily-ng", "Support Blue/Green deployments",
             at("16:58:00"), ack_chart="46.35.0",
             olm=("failure", "Job failed."))
 
@@ -470,6 +475,7 @@ def build_day(day0, seed, jobs):
     release(d, "secretsmanager", "v1.1.2", 112, "adaeze-o",
             "Support replica regions on Secret", at("03:40:00"), chart="never", pin=False)
     storm_case(d)
+    interventions_case(d, ec2_pr, rds_post)
 
     # -- background --------------------------------------------------------------------
     d.rng = random.Random(seed)
@@ -517,6 +523,29 @@ def job_level_cases(d):
     d.push_pr(repo, pr, pushes[2], "job: opensearchservice passes",
               outcomes={"opensearchservice-kind-e2e": ("success", None, 2040)})
     d.supersede(pr)
+
+
+def interventions_case(d, ec2_pr, rds_post):
+    """Human interventions the dashboard counts (besides the /retests and the periodics'
+    re-runs above): `/test ec2-unit-test` on PR #312's last commit, which passed (a
+    second run on the same pull SHA); and rds v1.5.2's olm-bundle-pr re-run from Deck
+    once the OLM queue is fixed (label prow.k8s.io/re-run, same tag and commit), which
+    passes. Fixed times, no random draws: the rest of the day is unchanged."""
+    at = d.at
+    repo = "ec2-controller"
+    head = prowjob.fake_sha(ORG, repo, ec2_pr["number"], "head", ec2_pr["pushes"] - 1)
+    pull = {"number": ec2_pr["number"], "author": ec2_pr["author"], "sha": head,
+            "title": ec2_pr["title"]}
+    start = at("11:41:10")
+    d.add(d.job("ec2-unit-test", repo), "success", start, start + 276,
+          "interventions: /test ec2-unit-test", base_sha=prowjob.fake_sha(ORG, repo, "main",
+                                                                           start // 1800),
+          pulls=[pull], pending=start + 9)
+    start = at("19:25:40")
+    d.add(d.job("rds-controller-olm-bundle-pr", "rds-controller"), "success", start,
+          start + 512, "interventions: rds olm-bundle re-run", base_ref="v1.5.2",
+          base_sha=rds_post["base_sha"], labels={"prow.k8s.io/re-run": "1"},
+          pending=start + 30)
 
 
 def storm_case(d):

@@ -259,8 +259,9 @@ else
 fi
 check "config: compose sets every *_env of deploy/compose/herald.yaml" \
     env_wired deploy/compose/herald.yaml docker-compose.yml
-check "config: the consumer Deployment sets every *_env of deploy/k8s/base/herald.yaml" \
-    env_wired deploy/k8s/base/herald.yaml deploy/k8s/base/consumer-deployment.yaml
+check "config: the Deployments set every *_env of deploy/k8s/base/herald.yaml" \
+    env_wired deploy/k8s/base/herald.yaml deploy/k8s/base/consumer-deployment.yaml \
+    deploy/k8s/base/recorder-deployment.yaml deploy/k8s/base/web-deployment.yaml
 
 # ---- Dockerfile ---------------------------------------------------------------------
 # No hadolint here (not in Debian's archive). The image bakes deploy/herald.example.yaml
