@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #include "classify.h"
@@ -85,6 +86,60 @@ static int parse_members(struct rendered *r, const cJSON *arr)
     return 0;
 }
 
+/* Append s percent-encoded as one URL path segment (RFC 3986 unreserved kept). */
+static int put_segment(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = buf_puts(b, "/");
+    for (const unsigned char *p = (const unsigned char *)s; rc == 0 && *p; p++) {
+        char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+        if (isalnum(*p) || strchr("-._~", *p))
+            rc = buf_append(b, p, 1);
+        else
+            rc = buf_append(b, e, 3);
+    }
+    return rc;
+}
+
+/* The dashboard page an alert points to (web.public_url set): the release graph of
+ * its version, the history of its job, or for the ecosystem the trends page. NULL
+ * when there is none or out of memory (the message goes without the link). */
+static char *dashboard_link(const struct config *cfg, const struct rendered *r)
+{
+    const struct alert *a = &r->a;
+    const char *base = cfg->web_public_url;
+    size_t n;
+    struct buf b;
+    int rc;
+
+    if (!base || !*base)
+        return NULL;
+    n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    buf_init(&b, 4096);
+    rc = buf_append(&b, base, n);
+    if (a->kind == ALERT_ECOSYSTEM || a->kind == ALERT_ECO_RECOVERED)
+        rc = rc ? rc : buf_puts(&b, "/trends");
+    else if (a->version && *a->version && a->service && *a->service)
+        rc = rc ? rc
+                : put_segment(&b, "release") || put_segment(&b, a->service) ||
+                      put_segment(&b, a->version);
+    else if (r->has_ev && r->ev.job && *r->ev.job)
+        rc = rc ? rc
+                : put_segment(&b, "job") ||
+                      put_segment(&b, r->ev.org && *r->ev.org ? r->ev.org : "-") ||
+                      put_segment(&b, r->ev.repo && *r->ev.repo ? r->ev.repo : "-") ||
+                      put_segment(&b, r->ev.job);
+    else
+        rc = -1;
+    if (rc) {
+        buf_release(&b);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
+}
+
 int render_parse(const struct config *cfg, const char *record, struct rendered *r,
                  char *errstr, size_t errstr_size)
 {
@@ -160,6 +215,7 @@ int render_parse(const struct config *cfg, const char *record, struct rendered *
         a->service = r->has_ev && r->ev.service ? r->ev.service : "";
     if (!a->stage)
         a->stage = "other";
+    a->link = r->link = dashboard_link(cfg, r);
     return 0;
 oom:
     snprintf(errstr, errstr_size, "out of memory");
@@ -176,6 +232,7 @@ void render_release(struct rendered *r)
         free((void *)(uintptr_t)r->members[i].lines);
     free(r->members);
     free(r->lines);
+    free(r->link);
     cJSON_Delete(r->root);
     memset(r, 0, sizeof(*r));
 }

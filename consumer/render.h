@@ -34,6 +34,7 @@ struct rendered {
     const char **lines;           /* owned array; strings borrowed from root */
     struct alert_member *members; /* owned array */
     cJSON *root;                  /* the parsed record; owns the strings */
+    char *link;                   /* owned: a.link, the dashboard page, or NULL */
 };
 
 /* Parse record (NUL-terminated JSON) into r. Returns 0, or -1 with errstr (a bad

@@ -450,6 +450,53 @@ class OutcomesFromTheReceiverTest(HeraldTestCase):
         self.assertLessEqual(abs(got - want), 1000, "page %s ms, receiver %s ms" % (got, want))
 
 
+class SlackLinksToTheDashboardTest(HeraldTestCase):
+    """With web.public_url set, a release alert links to its release graph and a job's
+    alert to the job's history, and herald-web serves both pages from what the recorder
+    wrote."""
+
+    def start_broker(self, **kw):
+        kw.setdefault("topics", ("herald.events:4", "herald.dead-letter:1", "herald.alerts:2"))
+        return super().start_broker(**kw)
+
+    def test_the_links_in_slack_open_the_release_and_the_job(self):
+        pg = Postgres(self.logs)
+        self.addCleanup(pg.stop)
+        hist = history_config(self.broker, pg, "rec-" + self.group)
+        rec = Recorder(self.logs, hist)
+        self.addCleanup(rec.stop)
+        web = Web(self.logs, hist)
+        self.addCleanup(web.stop)
+        cfg = self.config(web={"public_url": web.base + "/"},
+                          release={"hold": "0s", "stall_timeout": "0s"})
+        cfg["kafka"]["alerts_topic"] = "herald.alerts"
+        consumer = self.start_consumer(cfg)
+        consumer.wait_assigned()
+        now = int(time.time())
+        release = harness.finished_run("lambda-post-submit", "lambda-controller", now - 5,
+                                       base_ref="v1.6.0", seq=1)
+        job = "s3 unit/test"  # a name that needs percent-encoding in a path
+        pre = harness.finished_run(job, "s3-controller", now - 4, type="presubmit", seq=2)
+        self.produce(docs=[release, pre])
+        msgs = self.wait_for(2, timeout=30)
+        links = {}
+        for m in msgs:
+            for url in re.findall(r"<(" + re.escape(web.base) + r"[^|>]*)\|On the dashboard>",
+                                  json.dumps(m["payload"])):
+                links.setdefault(url, m)
+        want_release = web.base + "/release/lambda/v1.6.0"
+        want_job = web.base + "/job/aws-controllers-k8s/s3-controller/s3%20unit%2Ftest"
+        self.assertEqual(sorted(links), sorted([want_release, want_job]),
+                         [harness.payload_text(m) for m in msgs])
+        wait_count(pg, "alerts", 2, watch=[rec.proc])
+        st, body = web.get(want_release[len(web.base):])
+        self.assertEqual(st, 200, body[:300])
+        self.assertIn(b"lambda-post-submit", body)
+        st, body = web.get(want_job[len(web.base):])
+        self.assertEqual(st, 200, body[:300])
+        self.assertIn(b"s3 unit/test", body)
+
+
 def urlquote(s):
     import urllib.parse
     return urllib.parse.quote(s, safe="")
