@@ -255,19 +255,24 @@ class HolesTest(HeraldTestCase):
     # -- 6: a stall timer, its consumer killed while sending it --------------------------
 
     def test_06_release_stall_survives_its_consumer(self):
+        """The stall timer is due and taken; Slack is away (503), and the consumer is
+        killed while it waits to try again. The next consumer must send it."""
         cfg = self.cfg(release={"hold": "0s", "stall_timeout": "10m"},
-                       delivery={"timeout": "2s", "backoff": "100ms", "backoff_max": "1s"})
+                       delivery={"timeout": "2s", "backoff": "1s", "backoff_max": "1s",
+                                 "max_attempts": 100, "give_up_after": "60s"})
         c = self.start_consumer(cfg, name="consumer-1")
         c.wait_assigned(WAIT)
-        self.slack.set_fault(channel="releases", delay_ms=1500, count=1)
+        self.slack.set_fault(channel="releases", status=503, count=100000)
         t = base_time()
         self.produce([run_doc("st-post-submit", "st-controller", t, "success",
                               base_ref="v2.0.0"),
                       run_doc("label-sync", "test-infra", t + 3600, "success",
                               type="periodic", seq=1)])
-        time.sleep(1.0)  # the stall is being sent
-        c.proc.send_signal(signal.SIGKILL)
+        self.wait_until(lambda: self.slack.stats().get("by_status", {}).get("503", 0) >= 2,
+                        WAIT, what="the stall tried and refused twice")
+        c.proc.send_signal(signal.SIGKILL)  # between two attempts
         c.proc.proc.wait(timeout=10)
+        self.slack.clear()
         self.start_consumer(member(cfg), name="consumer-2").wait_assigned(WAIT)
         msgs = self.wait_for(1, "releases", WAIT)
         time.sleep(1.0)
@@ -278,6 +283,27 @@ class HolesTest(HeraldTestCase):
         self.assertEqual(f["lost"], 0)
         self.assertLessEqual(f["duplicated"], 1)
         self.assertIn("release stalled", harness.payload_text(msgs[0]))
+
+    def test_07b_a_send_longer_than_a_minute_is_not_taken_over(self):
+        """One held alert; Slack takes 65 s to answer (inside delivery.timeout). The other
+        consumer must not take it over and send it again while the first still sends."""
+        cfg = self.cfg(release={"hold": "1m", "stall_timeout": "0s"},
+                       delivery={"timeout": "80s", "backoff": "1s", "backoff_max": "1s",
+                                 "max_attempts": 3, "give_up_after": "3m"})
+        cs = [self.start_consumer(member(cfg), name="c%d" % i) for i in range(2)]
+        for c in cs:
+            c.wait_assigned(WAIT)
+        self.slack.set_fault(channel="releases", delay_ms=65000, count=1)
+        t = base_time()
+        self.produce([run_doc("hl-post-submit", "hl-controller", t, base_ref="v3.0.0"),
+                      run_doc("label-sync", "test-infra", t + 3600, "success",
+                              type="periodic", seq=1)])
+        self.wait_for(1, "releases", 120)
+        time.sleep(8.0)  # past the answer: a second copy would be here by now
+        msgs = self.slack.messages("releases")
+        f = counts(["hl-post-submit"], msgs)
+        report("send_longer_than_the_old_lease", **f)
+        self.assertEqual((f["delivered"], f["duplicated"], f["lost"]), (1, 0, 0))
 
     # -- 7 and 8: slow Slack, two consumers; Slack answering after the timeout ----------
 
