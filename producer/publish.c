@@ -21,13 +21,24 @@ void publisher_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
     (void)rk;
     if (!p)
         return;
+    char *track = wm ? NULL : m->_private;
     if (m->err) {
         atomic_fetch_add(wm ? &p->wm_failed : &p->failed, 1);
         log_error("delivery failed for %s %.*s [%d]: %s", wm ? "watermark" : "key",
                   (int)m->key_len, (const char *)m->key, (int)m->partition,
                   rd_kafka_err2str(m->err));
+        if (track) {
+            pthread_mutex_lock(&p->mu);
+            if (p->nfailed < PUBLISH_MAX_FAILED) {
+                p->failed_names[p->nfailed++] = track;
+                track = NULL;
+            }
+            pthread_mutex_unlock(&p->mu);
+            free(track);
+        }
         return;
     }
+    free(track);
     if (wm)
         return;
     atomic_fetch_add(&p->delivered, 1);
@@ -70,6 +81,8 @@ void publisher_release(struct publisher *p)
     if (!p || !p->rk)
         return;
     publisher_stop_heartbeat(p);
+    for (size_t i = 0; i < p->nfailed; i++)
+        free(p->failed_names[i]);
     pthread_mutex_destroy(&p->mu);
     p->rk = NULL;
 }
@@ -121,9 +134,10 @@ static int64_t clock_locked(struct publisher *p)
 }
 
 int publisher_send(struct publisher *p, const char *key, size_t keylen, const char *json,
-                   size_t len, int64_t event_ms)
+                   size_t len, int64_t event_ms, const char *track)
 {
     rd_kafka_resp_err_t err;
+    char *tr = track ? strdup(track) : NULL;
     int rc = 0;
 
     pthread_mutex_lock(&p->mu);
@@ -149,6 +163,7 @@ int publisher_send(struct publisher *p, const char *key, size_t keylen, const ch
     }
     if (err) {
         log_error("produce failed: %s", rd_kafka_err2str(err));
+        free(tr);
         rc = -1;
     } else {
         atomic_fetch_add(&p->published, 1);
@@ -175,8 +190,8 @@ void publisher_reject(struct publisher *p, const char *where, const char *why)
                         lbl);
 }
 
-int publisher_event(struct publisher *p, const struct event *ev, char *errstr,
-                    size_t errstr_size)
+int publisher_event(struct publisher *p, const struct event *ev, const char *track,
+                    char *errstr, size_t errstr_size)
 {
     char key[EVENT_MAX_FIELD * 3 + 8];
     char *json = event_to_json(ev);
@@ -187,7 +202,7 @@ int publisher_event(struct publisher *p, const struct event *ev, char *errstr,
         free(json);
         return -2;
     }
-    rc = publisher_send(p, key, (size_t)kl, json, strlen(json), ev->event_ms);
+    rc = publisher_send(p, key, (size_t)kl, json, strlen(json), ev->event_ms, track);
     free(json);
     return rc;
 }
@@ -203,6 +218,19 @@ int publisher_watermark(struct publisher *p, int64_t wm_ms, bool final, bool rep
         rc = wm_locked(p, wm_ms, final);
     pthread_mutex_unlock(&p->mu);
     return rc;
+}
+
+size_t publisher_take_failed(struct publisher *p, char **names, size_t max)
+{
+    size_t n;
+
+    pthread_mutex_lock(&p->mu);
+    n = p->nfailed < max ? p->nfailed : max;
+    memcpy(names, p->failed_names, n * sizeof(*names));
+    memmove(p->failed_names, p->failed_names + n, (p->nfailed - n) * sizeof(*names));
+    p->nfailed -= n;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 bool publisher_wm_due(struct publisher *p)

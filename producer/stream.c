@@ -35,7 +35,7 @@ int stream_run(struct publisher *p, const char *path, const volatile sig_atomic_
             publisher_reject(p, where, err);
             continue;
         }
-        if (publisher_event(p, &ev, err, sizeof(err)) == -2)
+        if (publisher_event(p, &ev, NULL, err, sizeof(err)) == -2)
             publisher_reject(p, where, err);
         event_release(&ev);
     }
@@ -72,7 +72,7 @@ int stream_run_raw(struct publisher *p, char *const *paths, int npaths,
                 log_error("rejected %s", err);
                 continue;
             }
-            publisher_send(p, "test/raw", 8, line, (size_t)n, -WATERMARK_MS_LIMIT);
+            publisher_send(p, "test/raw", 8, line, (size_t)n, -WATERMARK_MS_LIMIT, NULL);
         }
         input_close(in);
     }
