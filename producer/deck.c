@@ -65,6 +65,7 @@ static int on_item(void *opaque, const struct jstream_value *v)
             snprintf(where, sizeof(where), "deck %s %.200s", p->host, name->valuestring);
         p->items++;
         live_handle(p->l, pj, where);
+        live_settle(p->l);
     } else {
         publisher_reject(p->l->p, where, err[0] ? err : "not a ProwJob");
     }
@@ -128,7 +129,7 @@ int deck_run(struct live *l, const struct deck_opts *o)
                      p.items, l->changed - before, l->unchanged - unchanged,
                      p.errors ? " (the response was broken; see above)" : "");
         }
-        live_retry_failed(l);
+        live_settle(l);
         while (*o->run && util_mono_ms() - started < o->interval_ms)
             util_sleep_ms(50, NULL);
     }

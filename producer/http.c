@@ -14,6 +14,7 @@ int http_global_init(void)
 struct sink {
     const struct http_req *r;
     bool stopped, over;
+    int64_t last_tick; /* monotonic ms */
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *opaque)
@@ -41,6 +42,10 @@ static int on_progress(void *opaque, curl_off_t dt, curl_off_t dn, curl_off_t ut
     struct sink *s = opaque;
 
     (void)dt, (void)dn, (void)ut, (void)un;
+    if (s->r->on_tick && util_mono_ms() - s->last_tick >= 500) {
+        s->last_tick = util_mono_ms();
+        s->r->on_tick(s->r->opaque);
+    }
     if (s->r->run && !*s->r->run) {
         s->stopped = true;
         return 1;
@@ -132,7 +137,7 @@ int http_get(const struct http_req *r, long *status, char *errstr, size_t errstr
         SET(CURLOPT_AWS_SIGV4, r->aws_sigv4);
         SET(CURLOPT_USERPWD, r->aws_userpwd);
     }
-    if (r->run) {
+    if (r->run || r->on_tick) {
         SET(CURLOPT_NOPROGRESS, 0L);
         SET(CURLOPT_XFERINFOFUNCTION, on_progress);
         SET(CURLOPT_XFERINFODATA, &s);

@@ -38,6 +38,8 @@ struct http_req {
     struct buf *body;                 /* without on_data: the body goes here (bounded) */
     const volatile sig_atomic_t *run; /* may be NULL: the transfer stops (not an error)
                                          within a second once *run is 0 */
+    void (*on_tick)(void *opaque);    /* may be NULL: called about every second during
+                                         the transfer, idle or not (with `opaque`) */
 };
 
 /* curl_global_init; returns 0 or -1. */

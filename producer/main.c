@@ -362,7 +362,15 @@ int main(int argc, char **argv)
 
     if (watch || deck) {
         struct state st;
-        struct live lv = {.p = &pub, .st = &st, .m = metrics, .label = label};
+        struct live lv = {.p = &pub,
+                          .st = &st,
+                          .m = metrics,
+                          .label = label,
+                          .seen_cache = calloc(LIVE_CACHE, sizeof(struct live_seen))};
+        if (!lv.seen_cache) {
+            snprintf(err, sizeof(err), "out of memory");
+            goto out;
+        }
         state_init(&st, cfg, metrics);
         publisher_start_heartbeat(&pub, PUBLISH_CLOCK_LIVE);
         if (watch) {
@@ -376,8 +384,11 @@ int main(int argc, char **argv)
         }
         /* A live source stops, it does not finish: no final record, so a restart (or
          * the other replica) goes on with the same source. */
+        publisher_flush(&pub, 10000);
+        live_settle(&lv);
         publisher_stop_heartbeat(&pub);
         state_release(&st);
+        free(lv.seen_cache);
     } else if (bucket) {
         struct bucket_opts bo = {.url = bucket,
                                  .since_ms = since_ms,

@@ -22,23 +22,24 @@ void publisher_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
     if (!p)
         return;
     char *track = wm ? NULL : m->_private;
+    if (track) {
+        /* Hand the outcome back to the source (it records or retries the state). */
+        pthread_mutex_lock(&p->mu);
+        if (p->nsettled < PUBLISH_MAX_SETTLED) {
+            p->settled[p->nsettled].track = track;
+            p->settled[p->nsettled++].ok = !m->err;
+            track = NULL;
+        }
+        pthread_mutex_unlock(&p->mu);
+        free(track);
+    }
     if (m->err) {
         atomic_fetch_add(wm ? &p->wm_failed : &p->failed, 1);
         log_error("delivery failed for %s %.*s [%d]: %s", wm ? "watermark" : "key",
                   (int)m->key_len, (const char *)m->key, (int)m->partition,
                   rd_kafka_err2str(m->err));
-        if (track) {
-            pthread_mutex_lock(&p->mu);
-            if (p->nfailed < PUBLISH_MAX_FAILED) {
-                p->failed_names[p->nfailed++] = track;
-                track = NULL;
-            }
-            pthread_mutex_unlock(&p->mu);
-            free(track);
-        }
         return;
     }
-    free(track);
     if (wm)
         return;
     atomic_fetch_add(&p->delivered, 1);
@@ -72,6 +73,10 @@ int publisher_init(struct publisher *p, rd_kafka_t *rk, const char *topic, int p
     p->wm_ms = PUBLISH_WM_NONE;
     p->newest_ms = PUBLISH_WM_NONE;
     p->last_event_mono = util_mono_ms();
+    if (!(p->settled = calloc(PUBLISH_MAX_SETTLED, sizeof(*p->settled)))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
     pthread_mutex_init(&p->mu, NULL);
     return 0;
 }
@@ -81,8 +86,9 @@ void publisher_release(struct publisher *p)
     if (!p || !p->rk)
         return;
     publisher_stop_heartbeat(p);
-    for (size_t i = 0; i < p->nfailed; i++)
-        free(p->failed_names[i]);
+    for (size_t i = 0; i < p->nsettled; i++)
+        free(p->settled[i].track);
+    free(p->settled);
     pthread_mutex_destroy(&p->mu);
     p->rk = NULL;
 }
@@ -220,15 +226,16 @@ int publisher_watermark(struct publisher *p, int64_t wm_ms, bool final, bool rep
     return rc;
 }
 
-size_t publisher_take_failed(struct publisher *p, char **names, size_t max)
+size_t publisher_take_settled(struct publisher *p, struct publish_settled *out,
+                              size_t max)
 {
     size_t n;
 
     pthread_mutex_lock(&p->mu);
-    n = p->nfailed < max ? p->nfailed : max;
-    memcpy(names, p->failed_names, n * sizeof(*names));
-    memmove(p->failed_names, p->failed_names + n, (p->nfailed - n) * sizeof(*names));
-    p->nfailed -= n;
+    n = p->nsettled < max ? p->nsettled : max;
+    memcpy(out, p->settled, n * sizeof(*out));
+    memmove(p->settled, p->settled + n, (p->nsettled - n) * sizeof(*out));
+    p->nsettled -= n;
     pthread_mutex_unlock(&p->mu);
     return n;
 }

@@ -1,16 +1,20 @@
 /* state.h -- the last state published per ProwJob, in Redis, shared by every producer
  * replica and surviving a restart (docs/sources.md).
  *
- * Key: <redis.key_prefix>producer:last:<prowjob name>, value the state, expiring
- * after STATE_TTL_S (ProwJobs live 48 h). A live source publishes a ProwJob only when
- * its status.state differs from the stored one, and stores it after handing the
- * event to librdkafka; a delivery that fails later forgets it (state_forget) so the
- * next relist publishes it again. Two replicas may both publish one change (they
- * read before either writes): the event id is deterministic (<name>:<state>) and the
- * consumer takes a repeated id for a duplicate, so they still send one alert.
+ * Key: <redis.key_prefix>producer:last:<prowjob name>, expiring after STATE_TTL_S
+ * (ProwJobs live 48 h). Its value is the state ("failure") once the broker confirmed
+ * the event, or "failure|<ms>" while a producer holds the claim to publish it.
  *
- * While Redis is unreachable every state read counts as a change (at least once; the
- * consumer drops the duplicates), with one warning per outage.
+ * A live source publishes a ProwJob state only if it wins the claim (state_claim, one
+ * Lua script, atomic): the stored state differs, or nobody holds a claim on this state
+ * younger than STATE_CLAIM_MS. So two replicas reading the same change publish it
+ * once. The winner confirms after the delivery report (state_confirm); if it dies
+ * before, its claim ages out and the next reader (the other replica, or itself after
+ * the restart, on its relist) publishes it: at least once, never lost. A repeat is the
+ * same event id (<name>:<state>), which the consumer takes for a duplicate.
+ *
+ * While Redis is unreachable every claim is won (at least once), with one warning per
+ * outage.
  *
  * One thread per state store (hiredis is not thread-safe).
  */
@@ -24,7 +28,8 @@
 #include "rconn.h"
 
 #define STATE_TTL_S (7 * 24 * 3600)
-#define STATE_MAX_NAME 512 /* bytes of a ProwJob name used in a key */
+#define STATE_CLAIM_MS 30000 /* a claim not confirmed within this is taken over */
+#define STATE_MAX_NAME 512   /* bytes of a ProwJob name used in a key */
 
 struct state {
     struct rconn r;
@@ -39,15 +44,16 @@ void state_init(struct state *s, const struct config *cfg, struct metrics *m);
 /* Drop the connection. */
 void state_release(struct state *s);
 
-/* true if state differs from the last one stored for name, or nothing is stored, or
- * Redis cannot say. */
-bool state_changed(struct state *s, const char *name, const char *state);
+/* Claim the publication of name's state: true if this producer should publish it
+ * (also when Redis cannot say), false if it was published already or another
+ * producer's claim on it is in flight. */
+bool state_claim(struct state *s, const char *name, const char *state);
 
-/* Store state as the last published for name. Returns 0, or -1 (logged) if Redis did
- * not take it. */
-int state_record(struct state *s, const char *name, const char *state);
+/* The event was delivered: store state as published (unless a newer state was
+ * claimed meanwhile). Returns 0, or -1 (logged). */
+int state_confirm(struct state *s, const char *name, const char *state);
 
-/* Forget name (its event was not delivered). Returns 0 or -1. */
-int state_forget(struct state *s, const char *name);
+/* The event was not delivered: drop this claim so the next read publishes it. */
+int state_unclaim(struct state *s, const char *name, const char *state);
 
 #endif

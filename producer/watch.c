@@ -61,6 +61,7 @@ static void handle(struct cycle *c, const cJSON *pj, const char *fallback)
     snprintf(where, sizeof(where), "watch %s/%.200s", c->o->k->ns,
              cJSON_IsString(name) ? name->valuestring : fallback);
     live_handle(c->l, pj, where);
+    live_settle(c->l);
 }
 
 /* A Status object (an error body, or the object of an ERROR event). */
@@ -124,6 +125,13 @@ struct feed {
     struct cycle *c;
 };
 
+/* While a watch is idle, the delivery reports of what it published still settle. */
+static void on_tick(void *opaque)
+{
+    struct feed *f = opaque;
+    live_settle(f->c->l);
+}
+
 static int on_data(void *opaque, const char *data, size_t len)
 {
     struct feed *f = opaque;
@@ -153,6 +161,7 @@ static long request(struct cycle *c, const char *url, long timeout_ms)
         goto out;
     }
     r.on_data = on_data;
+    r.on_tick = on_tick;
     r.opaque = &f;
     c->events = 0;
     c->status_code = 0;
@@ -222,7 +231,7 @@ static int list_all(struct cycle *c)
     do {
         url_of(c, url, sizeof(url), false);
         status = request(c, url, 300000);
-        live_retry_failed(c->l);
+        live_settle(c->l);
         if (status == 410) {
             /* the continue token expired: start the list again */
             log_warn("watch %s: the list's continue token expired; listing again",
@@ -273,7 +282,7 @@ int watch_run(struct live *l, const struct watch_opts *o)
         url_of(&c, url, sizeof(url), true);
         c.relist = false;
         long status = request(&c, url, (o->watch_timeout_s + 30) * 1000);
-        live_retry_failed(l);
+        live_settle(l);
         if (!*o->run)
             break;
         count(l, "herald_producer_watch_restarts_total", "Watches started again.", NULL,
