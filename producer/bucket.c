@@ -24,6 +24,7 @@ enum task_kind {
 
 struct task {
     enum task_kind kind;
+    bool top; /* logs/ or pr-logs/pull/ itself */
     struct task *next;
     char path[];
 };
@@ -42,7 +43,7 @@ struct walk {
     long listed, runs_found, runs_read, events, rejected;
 };
 
-static void push(struct walk *w, enum task_kind kind, const char *path)
+static void push_task(struct walk *w, enum task_kind kind, const char *path, bool top)
 {
     size_t n = strlen(path) + 1;
     struct task *t = malloc(sizeof(*t) + n);
@@ -50,6 +51,7 @@ static void push(struct walk *w, enum task_kind kind, const char *path)
     if (!t)
         return;
     t->kind = kind;
+    t->top = top;
     t->next = NULL;
     memcpy(t->path, path, n);
     pthread_mutex_lock(&w->mu);
@@ -64,13 +66,19 @@ static void push(struct walk *w, enum task_kind kind, const char *path)
     pthread_mutex_unlock(&w->mu);
 }
 
+static void push(struct walk *w, enum task_kind kind, const char *path)
+{
+    push_task(w, kind, path, false);
+}
+
 static void reject(struct walk *w, const char *key, const char *why)
 {
     char where[2048];
-    snprintf(where, sizeof(where), "bucket %s%s%s%s", store_kind(w->st),
-             store_kind(w->st)[0] == 'f' ? ":" : "://", store_bucket(w->st), key);
     if (store_kind(w->st)[0] == 'f')
         snprintf(where, sizeof(where), "bucket %s/%s", w->o->url, key);
+    else
+        snprintf(where, sizeof(where), "bucket %s://%s/%s", store_kind(w->st),
+                 store_bucket(w->st), key);
     publisher_reject(w->p, where, why);
     pthread_mutex_lock(&w->mu);
     w->rejected++;
@@ -80,14 +88,52 @@ static void reject(struct walk *w, const char *key, const char *why)
 struct list_ctx {
     struct walk *w;
     enum task_kind kind;
+    long entries;
+    char last_run[STORE_MAX_KEY + 1]; /* recursive listing: the run of the last key */
 };
+
+/* Is a run of this build id in --since/--until? 1 yes, 0 no, -1 no and every later one
+ * is out too. */
+static int in_range(struct walk *w, const char *build)
+{
+    int64_t ms;
+
+    if (prowlog_snowflake_ms(build, &ms) == 0) {
+        if (w->o->until_ms && ms >= w->o->until_ms)
+            return strlen(build) == 19 ? -1 : 0;
+        return !(w->o->since_ms && ms < w->o->since_ms);
+    }
+    return !(w->o->since_ms || w->o->until_ms); /* no start time to filter by */
+}
+
+/* A recursive listing (servers that do not list sub-folders): every key, grouped by
+ * the run folder it is in. */
+static int on_key(void *opaque, const char *name, bool is_prefix)
+{
+    struct list_ctx *c = opaque;
+    struct prowlog_path pp;
+
+    (void)is_prefix;
+    c->entries++;
+    pthread_mutex_lock(&c->w->mu);
+    c->w->listed++;
+    pthread_mutex_unlock(&c->w->mu);
+    if (!prowlog_path_parse(name, &pp) || pp.dir_len > STORE_MAX_KEY)
+        return 0;
+    if (strlen(c->last_run) == pp.dir_len && strncmp(c->last_run, name, pp.dir_len) == 0)
+        return 0;
+    snprintf(c->last_run, sizeof(c->last_run), "%.*s", (int)pp.dir_len, name);
+    if (in_range(c->w, pp.build) == 1)
+        push(c->w, T_RUN, c->last_run);
+    return 0;
+}
 
 static int on_entry(void *opaque, const char *name, bool is_prefix)
 {
     struct list_ctx *c = opaque;
     struct walk *w = c->w;
-    int64_t ms;
 
+    c->entries++;
     pthread_mutex_lock(&w->mu);
     w->listed++;
     pthread_mutex_unlock(&w->mu);
@@ -110,15 +156,11 @@ static int on_entry(void *opaque, const char *name, bool is_prefix)
         struct prowlog_path pp;
         if (!prowlog_path_parse(name, &pp))
             return 0;
-        if (prowlog_snowflake_ms(pp.build, &ms) == 0) {
-            if (w->o->until_ms && ms >= w->o->until_ms)
-                return strlen(pp.build) == 19; /* ids are in order: the rest is later */
-            if (w->o->since_ms && ms < w->o->since_ms)
-                return 0;
-        } else if (w->o->since_ms || w->o->until_ms) {
-            return 0; /* not a snowflake: no start time to filter by */
-        }
-        push(w, T_RUN, name);
+        int r = in_range(w, pp.build);
+        if (r < 0)
+            return 1; /* ids are in order: the rest is later */
+        if (r > 0)
+            push(w, T_RUN, name);
         break;
     }
     default:
@@ -230,8 +272,20 @@ static void run_task(struct walk *w, struct task *t, struct buf *b)
                  (unsigned long long)(id ? id - 1 : 0));
         start = after;
     }
-    if (store_list(w->st, t->path, start, on_entry, &c, err, sizeof(err)) < 0)
+    if (store_list(w->st, t->path, start, false, on_entry, &c, err, sizeof(err)) < 0) {
         reject(w, t->path, err);
+        return;
+    }
+    if (t->top && c.entries == 0 && strcmp(store_kind(w->st), "s3") == 0) {
+        /* Nothing one level down: a server that does not list the sub-folders of nested
+         * keys (s3rver) lists them all instead. Real S3 never gets here with data. */
+        c.last_run[0] = '\0';
+        if (store_list(w->st, t->path, NULL, true, on_key, &c, err, sizeof(err)) < 0)
+            reject(w, t->path, err);
+        else if (c.entries)
+            log_info("%s: listed below %s key by key (the server lists no sub-folders)",
+                     w->o->url, t->path);
+    }
 }
 
 static void *worker(void *arg)
@@ -297,9 +351,9 @@ int bucket_read(struct replay *r, struct publisher *p, const struct bucket_opts 
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
     snprintf(path, sizeof(path), "%slogs/", prefix);
-    push(&w, T_JOBS, path);
+    push_task(&w, T_JOBS, path, true);
     snprintf(path, sizeof(path), "%spr-logs/pull/", prefix);
-    push(&w, T_REPOS, path);
+    push_task(&w, T_REPOS, path, true);
     for (int i = 0; i < n; i++)
         if (pthread_create(&th[i], NULL, worker, &w) == 0)
             started_n++;

@@ -169,7 +169,11 @@ void s3_close(struct s3 *s)
 static int get(struct s3 *s, const char *url, struct buf *out, long *status, char *errstr,
                size_t errstr_size)
 {
-    const char *hdrs[2] = {s->token_hdr[0] ? s->token_hdr : NULL, NULL};
+    /* S3 wants the payload hash even for a GET: the SHA-256 of the empty body. */
+    const char *hdrs[3] = {
+        "x-amz-content-sha256: "
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        s->token_hdr[0] ? s->token_hdr : NULL, NULL};
     struct http_req r = {.url = url, .timeout_ms = 60000, .body = out, .headers = hdrs};
 
     if (s->userpwd[0]) {
@@ -179,8 +183,8 @@ static int get(struct s3 *s, const char *url, struct buf *out, long *status, cha
     return http_get(&r, status, errstr, errstr_size);
 }
 
-int s3_list(struct s3 *s, const char *prefix, const char *start_after, store_entry_cb cb,
-            void *opaque, char *errstr, size_t errstr_size)
+int s3_list(struct s3 *s, const char *prefix, const char *start_after, bool recursive,
+            store_entry_cb cb, void *opaque, char *errstr, size_t errstr_size)
 {
     char token[2048] = "", url[16384], p[3 * STORE_MAX_KEY], sa[3 * STORE_MAX_KEY] = "",
          name[STORE_MAX_KEY + 1];
@@ -196,9 +200,9 @@ int s3_list(struct s3 *s, const char *prefix, const char *start_after, store_ent
         char tok[3 * 2048] = "";
         http_escape(token, false, tok, sizeof(tok));
         /* The query in SigV4's canonical order (sorted by name), every value encoded. */
-        snprintf(url, sizeof(url),
-                 "%s/?%s%s%sdelimiter=%%2F&list-type=2&max-keys=1000&prefix=%s%s%s",
-                 s->base, tok[0] ? "continuation-token=" : "", tok, tok[0] ? "&" : "", p,
+        snprintf(url, sizeof(url), "%s/?%s%s%s%slist-type=2&max-keys=1000&prefix=%s%s%s",
+                 s->base, tok[0] ? "continuation-token=" : "", tok, tok[0] ? "&" : "",
+                 recursive ? "" : "delimiter=%2F&", p,
                  sa[0] && !tok[0] ? "&start-after=" : "", tok[0] ? "" : sa);
         buf_reset(&body);
         if (get(s, url, &body, &status, errstr, errstr_size) < 0) {

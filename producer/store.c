@@ -212,11 +212,13 @@ static int gcs_list(struct store *s, const char *prefix, const char *start_after
 }
 
 int store_list(struct store *s, const char *prefix, const char *start_after,
-               store_entry_cb cb, void *opaque, char *errstr, size_t errstr_size)
+               bool recursive, store_entry_cb cb, void *opaque, char *errstr,
+               size_t errstr_size)
 {
     switch (s->kind) {
     case STORE_S3:
-        return s3_list(s->s3, prefix, start_after, cb, opaque, errstr, errstr_size);
+        return s3_list(s->s3, prefix, start_after, recursive, cb, opaque, errstr,
+                       errstr_size);
     case STORE_GS:
         return gcs_list(s, prefix, start_after, cb, opaque, errstr, errstr_size);
     default:

@@ -46,9 +46,12 @@ const char *store_bucket(const struct store *s);
 
 /* List one level below prefix (which ends in '/'), in key order, every page; only
  * names after start_after (may be NULL) when the backend can skip (S3 start-after,
- * GCS startOffset; a folder filters). Returns 0, or -1 with errstr. */
+ * GCS startOffset; a folder filters). recursive: every key below prefix instead, no
+ * sub-folders (S3 only, for servers that do not list the sub-folders of nested keys;
+ * the others always list one level). Returns 0, or -1 with errstr. */
 int store_list(struct store *s, const char *prefix, const char *start_after,
-               store_entry_cb cb, void *opaque, char *errstr, size_t errstr_size);
+               bool recursive, store_entry_cb cb, void *opaque, char *errstr,
+               size_t errstr_size);
 
 /* Read one object into out (reset first; at most STORE_MAX_OBJECT). Returns 0, 1 if
  * it does not exist, -1 with errstr. */
@@ -59,8 +62,8 @@ int store_get(struct store *s, const char *key, struct buf *out, char *errstr,
 struct s3;
 struct s3 *s3_open(const char *bucket, char *errstr, size_t errstr_size);
 void s3_close(struct s3 *s);
-int s3_list(struct s3 *s, const char *prefix, const char *start_after, store_entry_cb cb,
-            void *opaque, char *errstr, size_t errstr_size);
+int s3_list(struct s3 *s, const char *prefix, const char *start_after, bool recursive,
+            store_entry_cb cb, void *opaque, char *errstr, size_t errstr_size);
 int s3_get(struct s3 *s, const char *key, struct buf *out, char *errstr,
            size_t errstr_size);
 
