@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "http.h"
 #include "jsonstream.h"
 #include "log.h"
 #include "prowlog.h"
@@ -22,9 +23,15 @@ enum task_kind {
     T_RUN,   /* a run: read it */
 };
 
+#define HAS_PROWJOB 1
+#define HAS_STARTED 2
+#define HAS_FINISHED 4
+#define HAS_KNOWN 8 /* the listing said which of the three the run has */
+
 struct task {
     enum task_kind kind;
-    bool top; /* logs/ or pr-logs/pull/ itself */
+    bool top;  /* logs/ or pr-logs/pull/ itself */
+    int files; /* T_RUN from a recursive listing: HAS_* */
     struct task *next;
     char path[];
 };
@@ -43,7 +50,8 @@ struct walk {
     long listed, runs_found, runs_read, events, rejected;
 };
 
-static void push_task(struct walk *w, enum task_kind kind, const char *path, bool top)
+static void push_task(struct walk *w, enum task_kind kind, const char *path, bool top,
+                      int files)
 {
     size_t n = strlen(path) + 1;
     struct task *t = malloc(sizeof(*t) + n);
@@ -52,6 +60,7 @@ static void push_task(struct walk *w, enum task_kind kind, const char *path, boo
         return;
     t->kind = kind;
     t->top = top;
+    t->files = files;
     t->next = NULL;
     memcpy(t->path, path, n);
     pthread_mutex_lock(&w->mu);
@@ -68,7 +77,7 @@ static void push_task(struct walk *w, enum task_kind kind, const char *path, boo
 
 static void push(struct walk *w, enum task_kind kind, const char *path)
 {
-    push_task(w, kind, path, false);
+    push_task(w, kind, path, false, 0);
 }
 
 static void reject(struct walk *w, const char *key, const char *why)
@@ -90,7 +99,22 @@ struct list_ctx {
     enum task_kind kind;
     long entries;
     char last_run[STORE_MAX_KEY + 1]; /* recursive listing: the run of the last key */
+    int last_files;                   /* ... and the HAS_* files seen in it */
 };
+
+static int in_range(struct walk *w, const char *build);
+
+/* Recursive listing: the run whose keys are all seen. */
+static void flush_run(struct list_ctx *c)
+{
+    struct prowlog_path pp;
+
+    if (c->last_run[0] && c->last_files && prowlog_path_parse(c->last_run, &pp) &&
+        in_range(c->w, pp.build) == 1)
+        push_task(c->w, T_RUN, c->last_run, false, c->last_files | HAS_KNOWN);
+    c->last_run[0] = '\0';
+    c->last_files = 0;
+}
 
 /* Is a run of this build id in --since/--until? 1 yes, 0 no, -1 no and every later one
  * is out too. */
@@ -120,11 +144,16 @@ static int on_key(void *opaque, const char *name, bool is_prefix)
     pthread_mutex_unlock(&c->w->mu);
     if (!prowlog_path_parse(name, &pp) || pp.dir_len > STORE_MAX_KEY)
         return 0;
-    if (strlen(c->last_run) == pp.dir_len && strncmp(c->last_run, name, pp.dir_len) == 0)
-        return 0;
-    snprintf(c->last_run, sizeof(c->last_run), "%.*s", (int)pp.dir_len, name);
-    if (in_range(c->w, pp.build) == 1)
-        push(c->w, T_RUN, c->last_run);
+    if (strlen(c->last_run) != pp.dir_len ||
+        strncmp(c->last_run, name, pp.dir_len) != 0) {
+        flush_run(c);
+        snprintf(c->last_run, sizeof(c->last_run), "%.*s", (int)pp.dir_len, name);
+    }
+    const char *file = name + pp.dir_len;
+    c->last_files |= strcmp(file, "prowjob.json") == 0    ? HAS_PROWJOB
+                     : strcmp(file, "started.json") == 0  ? HAS_STARTED
+                     : strcmp(file, "finished.json") == 0 ? HAS_FINISHED
+                                                          : 0;
     return 0;
 }
 
@@ -193,7 +222,7 @@ static cJSON *parse_object(struct walk *w, const char *key, struct buf *b)
     return doc;
 }
 
-static void read_run(struct walk *w, const char *dir, struct buf *b)
+static void read_run(struct walk *w, const char *dir, int files, struct buf *b)
 {
     char key[STORE_MAX_KEY + 32], err[512];
     cJSON *pj = NULL, *started = NULL, *finished = NULL;
@@ -201,7 +230,10 @@ static void read_run(struct walk *w, const char *dir, struct buf *b)
     int rc;
 
     snprintf(key, sizeof(key), "%sprowjob.json", dir);
-    if ((rc = store_get(w->st, key, b, err, sizeof(err))) < 0) {
+    bool known = files & HAS_KNOWN;
+    if (known && !(files & HAS_PROWJOB))
+        rc = 1; /* the listing said it has none */
+    else if ((rc = store_get(w->st, key, b, err, sizeof(err))) < 0) {
         reject(w, key, err);
         goto out;
     }
@@ -211,12 +243,16 @@ static void read_run(struct walk *w, const char *dir, struct buf *b)
     } else {
         struct prowlog_path pp;
         snprintf(key, sizeof(key), "%sstarted.json", dir);
-        if ((rc = store_get(w->st, key, b, err, sizeof(err))) < 0)
+        if (known && !(files & HAS_STARTED))
+            rc = 1;
+        else if ((rc = store_get(w->st, key, b, err, sizeof(err))) < 0)
             reject(w, key, err);
         else if (rc == 0 && !(started = parse_object(w, key, b)))
             goto out;
         snprintf(key, sizeof(key), "%sfinished.json", dir);
-        if ((rc = store_get(w->st, key, b, err, sizeof(err))) < 0)
+        if (known && !(files & HAS_FINISHED))
+            rc = 1;
+        else if ((rc = store_get(w->st, key, b, err, sizeof(err))) < 0)
             reject(w, key, err);
         else if (rc == 0 && !(finished = parse_object(w, key, b)))
             goto out;
@@ -263,7 +299,7 @@ static void run_task(struct walk *w, struct task *t, struct buf *b)
     const char *start = NULL;
 
     if (t->kind == T_RUN) {
-        read_run(w, t->path, b);
+        read_run(w, t->path, t->files, b);
         return;
     }
     if (t->kind == T_JOB && w->o->since_ms) {
@@ -280,11 +316,13 @@ static void run_task(struct walk *w, struct task *t, struct buf *b)
         /* Nothing one level down: a server that does not list the sub-folders of nested
          * keys (s3rver) lists them all instead. Real S3 never gets here with data. */
         c.last_run[0] = '\0';
+        c.last_files = 0;
         if (store_list(w->st, t->path, NULL, true, on_key, &c, err, sizeof(err)) < 0)
             reject(w, t->path, err);
         else if (c.entries)
             log_info("%s: listed below %s key by key (the server lists no sub-folders)",
                      w->o->url, t->path);
+        flush_run(&c);
     }
 }
 
@@ -315,6 +353,7 @@ static void *worker(void *arg)
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     buf_release(&b);
+    http_thread_done();
     return NULL;
 }
 
@@ -351,9 +390,9 @@ int bucket_read(struct replay *r, struct publisher *p, const struct bucket_opts 
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
     snprintf(path, sizeof(path), "%slogs/", prefix);
-    push_task(&w, T_JOBS, path, true);
+    push_task(&w, T_JOBS, path, true, 0);
     snprintf(path, sizeof(path), "%spr-logs/pull/", prefix);
-    push_task(&w, T_REPOS, path, true);
+    push_task(&w, T_REPOS, path, true, 0);
     for (int i = 0; i < n; i++)
         if (pthread_create(&th[i], NULL, worker, &w) == 0)
             started_n++;

@@ -61,9 +61,20 @@ static int on_progress(void *opaque, curl_off_t dt, curl_off_t dn, curl_off_t ut
         }                                                                                \
     } while (0)
 
+/* One easy handle per thread, reset between requests: its connection cache keeps
+ * connections (and TLS sessions) to a host alive from one request to the next. */
+static _Thread_local CURL *tl_easy;
+
+void http_thread_done(void)
+{
+    if (tl_easy)
+        curl_easy_cleanup(tl_easy);
+    tl_easy = NULL;
+}
+
 int http_get(const struct http_req *r, long *status, char *errstr, size_t errstr_size)
 {
-    CURL *e = curl_easy_init();
+    CURL *e = tl_easy ? tl_easy : (tl_easy = curl_easy_init());
     struct curl_slist *hdrs = NULL;
     struct sink s = {.r = r};
     char ebuf[CURL_ERROR_SIZE] = "", auth[8192];
@@ -74,6 +85,7 @@ int http_get(const struct http_req *r, long *status, char *errstr, size_t errstr
         snprintf(errstr, errstr_size, "libcurl: out of memory");
         return -1;
     }
+    curl_easy_reset(e);
     for (const char *const *h = r->headers; h && *h; h++)
         hdrs = curl_slist_append(hdrs, *h);
     if (r->bearer) {
@@ -155,8 +167,9 @@ int http_get(const struct http_req *r, long *status, char *errstr, size_t errstr
         snprintf(errstr, errstr_size, "%s", ebuf[0] ? ebuf : curl_easy_strerror(cc));
     }
 out:
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(e);
     return rc;
 }
 

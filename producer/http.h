@@ -5,7 +5,8 @@
  * a low-speed limit; a total timeout unless it is a stream.
  *
  * Call http_global_init() once from main() before threads. http_get() may be called
- * from any thread (each call has its own easy handle).
+ * from any thread: each thread keeps one easy handle, so its connections stay alive
+ * between requests (http_thread_done() frees it).
  */
 #ifndef HERALD_HTTP_H
 #define HERALD_HTTP_H
@@ -49,6 +50,10 @@ int http_global_init(void);
  * also when on_data stopped it), or -1 with errstr for a transport error (connect,
  * TLS, timeout, a body over the buffer's limit). */
 int http_get(const struct http_req *r, long *status, char *errstr, size_t errstr_size);
+
+/* Free the calling thread's libcurl handle (and its kept-alive connections). Call at
+ * the end of a thread that used http_get(). */
+void http_thread_done(void);
 
 /* Percent-encode s for a URL query value or path part (RFC 3986 unreserved kept; '/'
  * kept when keep_slash) into out. Returns 0, or -1 if it did not fit. */

@@ -136,7 +136,10 @@ class S3rver:
             self.port = harness.free_port()
             self.proc = harness.Process(name, [S3RVER, "-d", self.dir, "-a", "127.0.0.1", "-p",
                                                str(self.port), "--silent",
-                                               "--no-vhost-buckets"], logdir)
+                                               "--no-vhost-buckets"], logdir,
+                                        # s3rver's continuation tokens use DES, which
+                                        # OpenSSL 3 keeps in its legacy provider
+                                        env={"NODE_OPTIONS": "--openssl-legacy-provider"})
             try:
                 harness.wait_until(self._up, harness.START_TIMEOUT, what="s3rver listening")
                 break

@@ -25,7 +25,7 @@ class BucketTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.t0 = harness.base_time() - 30 * DAY
-        cls.runs = bucketfix.make_runs(240, cls.t0, 30 * DAY)
+        cls.runs = bucketfix.make_runs(300, cls.t0, 30 * DAY)  # > 1000 keys: S3 pages
         cls.files = bucketfix.bucket_files(cls.runs, legacy_every=3)
 
     def setUp(self):
@@ -77,10 +77,10 @@ class BucketTest(unittest.TestCase):
         self.assertEqual(self.got(evs), self.expected())
         self.assertEqual(len(evs), len(self.runs))
         self.assertEqual(watermark_problems(recs, expect_events=len(self.runs)), [])
-        self.assertRegex(err, r"bucket .*: \d+ listed, 240/240 runs read, 240 events, "
+        self.assertRegex(err, r"bucket .*: \d+ listed, 300/300 runs read, 300 events, "
                               r"0 rejected, .*took")
         legacy = [e for e in evs if e["id"].count(":") == 3]  # built from started/finished
-        self.assertEqual(len(legacy), 80)
+        self.assertEqual(len(legacy), 100)
         self.assertTrue(all(e["url"].startswith("https://prow.example/view/s3/b/")
                             for e in legacy))
         self._ok = True
@@ -122,7 +122,8 @@ class BucketTest(unittest.TestCase):
         recs, evs = self.events()
         self.assertEqual(self.got(evs), self.expected())
         self.assertEqual(proxy.refused, [])
-        self.assertGreater(proxy.verified, 240)
+        self.assertGreater(proxy.verified, 300)
+        self.assertGreater(len(self.files), 1000)
         self.assertEqual(watermark_problems(recs, expect_events=len(self.runs)), [])
         # a wrong secret: every request refused, each said plainly, exit 2
         env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
