@@ -41,7 +41,24 @@ struct input {
     long yline, ydoc_line;
     struct buf raw; /* --raw: the current line */
     long lineno;
+    const volatile sig_atomic_t *run;
 };
+
+void input_set_stop(struct input *in, const volatile sig_atomic_t *run)
+{
+    in->run = run;
+}
+
+/* read(2), again after EINTR unless the caller is stopping (then: the end). */
+static ssize_t read_some(struct input *in, char *p, size_t n)
+{
+    ssize_t r;
+
+    do
+        r = read(in->fd, p, n);
+    while (r < 0 && errno == EINTR && !(in->run && !*in->run));
+    return r < 0 && errno == EINTR ? 0 : r;
+}
 
 struct input *input_open(const char *path, char *errstr, size_t errstr_size)
 {
@@ -250,9 +267,7 @@ static int fill(struct input *in, char *errstr, size_t errstr_size)
 
     if (in->eof)
         return -1;
-    do
-        r = read(in->fd, in->chunk + in->clen, INPUT_CHUNK - in->clen);
-    while (r < 0 && errno == EINTR);
+    r = read_some(in, in->chunk + in->clen, INPUT_CHUNK - in->clen);
     if (r < 0) {
         snprintf(errstr, errstr_size, "%s: read: %s", in->path,
                  util_strerror(errno, eb, sizeof(eb)));
@@ -408,9 +423,7 @@ long input_next_raw(struct input *in, const char **line, char *errstr, size_t er
                 ssize_t r;
                 if (in->eof)
                     break;
-                do
-                    r = read(in->fd, in->chunk, INPUT_CHUNK);
-                while (r < 0 && errno == EINTR);
+                r = read_some(in, in->chunk, INPUT_CHUNK);
                 if (r <= 0) {
                     in->eof = true;
                     break;

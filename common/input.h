@@ -20,6 +20,7 @@
 #ifndef HERALD_INPUT_H
 #define HERALD_INPUT_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
@@ -32,6 +33,11 @@ struct input;
 
 /* Open `path` ("-" = stdin). Returns NULL with errstr set. */
 struct input *input_open(const char *path, char *errstr, size_t errstr_size);
+
+/* A stream read that a signal interrupts ends the input when *run is 0 (run
+ * borrowed; NULL: never). For `kubectl ... --watch | herald-producer -` to stop on
+ * SIGTERM while nothing comes. */
+void input_set_stop(struct input *in, const volatile sig_atomic_t *run);
 
 /* Close (stdin is left open). NULL is accepted. */
 void input_close(struct input *in);

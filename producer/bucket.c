@@ -330,7 +330,12 @@ static void *worker(void *arg)
 {
     struct walk *w = arg;
     struct buf b;
+    sigset_t stop;
 
+    sigemptyset(&stop); /* signals are the main thread's */
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     buf_init(&b, STORE_MAX_OBJECT);
     pthread_mutex_lock(&w->mu);
     for (;;) {

@@ -1,6 +1,7 @@
 /* publish.c -- see publish.h. */
 #include "publish.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,13 @@ int64_t publisher_clock_ms(struct publisher *p)
 static void *heartbeat_main(void *arg)
 {
     struct publisher *p = arg;
+    sigset_t stop;
+
+    /* SIGTERM is for the main thread: it interrupts the read it is blocked in. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
     while (!atomic_load(&p->hb_stop)) {
         pthread_mutex_lock(&p->mu);

@@ -22,6 +22,7 @@ int stream_run(struct publisher *p, const char *path, const volatile sig_atomic_
         publisher_watermark(p, -WATERMARK_MS_LIMIT, true, false);
         return -1;
     }
+    input_set_stop(in, run);
     publisher_start_heartbeat(p, PUBLISH_CLOCK_STREAM);
     while (*run &&
            (rc = input_next(in, &pj, where, sizeof(where), err, sizeof(err))) != 0) {

@@ -156,6 +156,30 @@ class WatermarkTest(unittest.TestCase):
             self.assertTrue(rs[-1]["wm"]["final"], rs[-1])
         self._ok = True
 
+    def test_idle_stdin_stream_stops_on_sigterm(self):
+        # kubectl ... --watch | herald-producer -: nothing comes, SIGTERM must end it
+        argv = [harness.binary("herald-producer"), "-b", self.broker.bootstrap, "-"]
+        with open(self.logs.file("producer.err"), "wb") as errf:
+            p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=errf, start_new_session=True)
+            self.addCleanup(lambda: p.poll() is None and os.killpg(p.pid, signal.SIGKILL))
+            doc = harness.finished_run("s3-post-submit", "s3-controller", harness.base_time())
+            p.stdin.write((json.dumps(doc) + "\n").encode())
+            p.stdin.flush()
+            harness.wait_until(lambda: any("event" in r for rs in self.read_back().values()
+                                           for r in rs), 20, interval=0.3, what="the event")
+            p.send_signal(signal.SIGTERM)
+            try:
+                rc = p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.fail("herald-producer did not stop on SIGTERM while stdin was idle")
+            out = p.stdout.read().decode()
+        self.assertEqual(rc, 0)
+        self.assertEqual(harness.producer_summary(out)["published"], 1, out)
+        for rs in self.read_back().values():
+            self.assertTrue(rs[-1]["wm"]["final"], rs[-1])
+        self._ok = True
+
     def test_raw_mode_sends_start_and_final(self):
         rc, out, err = harness.run_producer(self.logs, self.broker.bootstrap,
                                             docs=["not json", "{}"], raw=True)
