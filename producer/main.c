@@ -265,6 +265,11 @@ int main(int argc, char **argv)
                 "source each: run one producer per source\n");
         return 1;
     }
+    if (selector && strlen(selector) > WATCH_MAX_SELECTOR) {
+        fprintf(stderr, "herald-producer: --selector: longer than %d bytes\n",
+                WATCH_MAX_SELECTOR);
+        return 1;
+    }
     if ((watch || deck) && !config_path) {
         fprintf(stderr,
                 "herald-producer: --%s needs -c FILE: its redis: section keeps the "

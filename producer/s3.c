@@ -15,7 +15,7 @@ struct s3 {
     char base[1024];      /* https://BUCKET.s3.REGION.amazonaws.com or ENDPOINT/BUCKET */
     char sigv4[128];      /* "aws:amz:REGION:s3" */
     char userpwd[512];    /* "KEY:SECRET"; "" = unsigned (a public bucket) */
-    char token_hdr[4096]; /* "x-amz-security-token: ..." or "" */
+    char token_hdr[4160]; /* "x-amz-security-token: ..." or "" */
 };
 
 /* The text of <tag>...</tag> after *pos in xml (entities decoded) into out; advances

@@ -137,7 +137,8 @@ static int dir_list(struct store *s, const char *prefix, const char *start_after
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), cmp_names);
+    if (n)
+        qsort(names, n, sizeof(*names), cmp_names);
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(names[i]);
         if (!rc && cb(opaque, names[i], names[i][l - 1] == '/'))
@@ -151,7 +152,7 @@ static int dir_list(struct store *s, const char *prefix, const char *start_after
 static int gcs_list(struct store *s, const char *prefix, const char *start_after,
                     store_entry_cb cb, void *opaque, char *errstr, size_t errstr_size)
 {
-    char token[2048] = "", url[8192], p[3 * STORE_MAX_KEY], so[3 * STORE_MAX_KEY] = "";
+    char token[2048] = "", url[20480], p[3 * STORE_MAX_KEY], so[3 * STORE_MAX_KEY] = "";
     struct buf body;
     int rc = 0;
 

@@ -14,6 +14,7 @@
 #define WATCH_BACKOFF_MAX 30000 /* ms */
 #define WATCH_PAGE 500
 #define WATCH_MAX_RV 256
+#define WATCH_MAX_URL 32768
 
 struct cycle {
     struct live *l;
@@ -179,12 +180,13 @@ out:
 
 static void url_of(const struct cycle *c, char *url, size_t size, bool watch)
 {
-    char sel[1024] = "", tok[4096 * 3] = "";
+    char sel[WATCH_MAX_SELECTOR * 3 + 32] = "", tok[4096 * 3] = "";
     const struct watch_opts *o = c->o;
     int n;
 
-    if (o->selector && http_escape(o->selector, false, tok, sizeof(tok)) == 0)
-        snprintf(sel, sizeof(sel), "&labelSelector=%s", tok);
+    char stok[WATCH_MAX_SELECTOR * 3 + 1];
+    if (o->selector && http_escape(o->selector, false, stok, sizeof(stok)) == 0)
+        snprintf(sel, sizeof(sel), "&labelSelector=%s", stok);
     if (watch) {
         http_escape(c->rv, false, tok, sizeof(tok));
         n = snprintf(
@@ -200,7 +202,8 @@ static void url_of(const struct cycle *c, char *url, size_t size, bool watch)
                      "%s/apis/prow.k8s.io/v1/namespaces/%s/prowjobs?limit=%d%s%s",
                      o->k->server, o->k->ns, WATCH_PAGE, cont, sel);
     }
-    (void)n;
+    if (n < 0 || (size_t)n >= size)
+        url[0] = '\0'; /* cannot happen within the bounds above; the request then fails */
 }
 
 /* The plain reason for a refused request. */
@@ -210,7 +213,7 @@ static void refused(struct cycle *c, long status, const char *what)
         log_error(
             "%s prowjobs.prow.k8s.io in %s: HTTP %ld %s -- the credentials (%s) need "
             "get, list and watch on prowjobs in namespace %s "
-            "(deploy/k8s/base/producer-rbac.yaml)",
+            "(a RoleBinding there: deploy/k8s/prow-rbac)",
             what, c->o->k->ns, status, c->status_msg, c->o->k->where, c->o->k->ns);
     else
         log_error("%s prowjobs.prow.k8s.io in %s: HTTP %ld %s", what, c->o->k->ns, status,
@@ -222,7 +225,7 @@ static void refused(struct cycle *c, long status, const char *what)
 /* List every page. Returns 0 with c->rv set, or -1 (backoff). */
 static int list_all(struct cycle *c)
 {
-    char url[16384];
+    char url[WATCH_MAX_URL];
     long status;
 
     c->listing = true;
@@ -257,7 +260,7 @@ int watch_run(struct live *l, const struct watch_opts *o)
     struct cycle c = {.l = l, .o = o};
     int64_t backoff = WATCH_BACKOFF_MIN;
     bool listed = false;
-    char url[16384];
+    char url[WATCH_MAX_URL];
 
     log_info("watching prowjobs.prow.k8s.io in %s at %s (%s)%s%s", o->k->ns, o->k->server,
              o->k->where, o->selector ? " with selector " : "",

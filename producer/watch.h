@@ -21,6 +21,8 @@
 #include "kube.h"
 #include "live.h"
 
+#define WATCH_MAX_SELECTOR 1024 /* bytes of --selector */
+
 struct watch_opts {
     const struct kube *k;             /* borrowed */
     const char *selector;             /* label selector, or NULL */

@@ -140,15 +140,16 @@ class DeckTest(HeraldTestCase):
         deck = self.start_deck()
         p = LiveProducer(self, ["--deck", deck.url, "--interval", "1s", "--lateness", "5s"])
         time.sleep(3.0)
-        recs = topic_reader.read_topic(self.broker.bootstrap, "herald.events", 4)
         now = int(time.time() * 1000)
+        recs = topic_reader.read_topic(self.broker.bootstrap, "herald.events", 4)
         for part, rs in recs.items():
             wms = [r["wm"] for r in rs if "wm" in r]
             self.assertGreaterEqual(len(wms), 2, "partition %d: %s" % (part, wms))
             self.assertTrue(all(w["source"] == "deck:" + deck.url[7:] for w in wms), wms)
             self.assertFalse(any(w["final"] for w in wms))
-            self.assertLessEqual(wms[-1]["watermark_ms"], now - 5000 + 500)
-            self.assertGreater(wms[-1]["watermark_ms"], now - 5000 - 3000)
+            # now - lateness; a loaded machine delays records, hence the slack
+            self.assertLessEqual(wms[-1]["watermark_ms"], int(time.time() * 1000) - 5000 + 500)
+            self.assertGreater(wms[-1]["watermark_ms"], now - 5000 - 15000)
         p.stop()
         # a live source stops without a final record: a restart goes on with it
         recs = topic_reader.read_topic(self.broker.bootstrap, "herald.events", 4)

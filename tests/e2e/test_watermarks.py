@@ -137,11 +137,14 @@ class WatermarkTest(unittest.TestCase):
                 self.assertTrue(rs[0]["wm"]["source"].startswith("stdin:"), rs[0])
             # idle for more than the lateness: the watermark follows now - lateness
             time.sleep(3.5)
-            recs = self.read_back()
             now_ms = int(time.time() * 1000)
+            recs = self.read_back()
             for rs in recs.values():
+                # now - lateness (the event is ten hours old: newest - lateness is far
+                # behind); a loaded machine delays records, hence the slack
                 w = [r["wm"]["watermark_ms"] for r in rs if "wm" in r]
-                self.assertGreater(w[-1], now_ms - 2000 - 3000, w[-3:])
+                self.assertGreater(w[-1], now_ms - 2000 - 15000, w[-3:])
+                self.assertLessEqual(w[-1], int(time.time() * 1000) - 2000 + 200)
             second = harness.finished_run("s3-post-submit", "s3-controller", t0 + 60, seq=1)
             p.stdin.write(json.dumps(second).encode() + b"\n")
             p.stdin.close()
