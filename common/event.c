@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "classify.h"
+#include "pjfit.h"
 #include "util.h"
 
 void event_init(struct event *ev)
@@ -256,8 +257,9 @@ out:
     return out;
 }
 
-int event_from_prowjob(struct event *ev, const cJSON *pj, int64_t observed_ms,
-                       char *errstr, size_t errstr_size)
+/* Normalise a ProwJob already fitted to the limits (common/pjfit.h). */
+static int from_fitted(struct event *ev, const cJSON *pj, int64_t observed_ms, char *errstr,
+                       size_t errstr_size)
 {
     const cJSON *meta, *spec, *status, *refs, *rc, *rep;
 
@@ -359,6 +361,37 @@ fail:
     if (!*errstr)
         snprintf(errstr, errstr_size, "out of memory");
     event_release(ev);
+    return -1;
+}
+
+int event_from_prowjob(struct event *ev, const cJSON *pj, int64_t observed_ms,
+                       char *errstr, size_t errstr_size)
+{
+    /* Fields Herald does not use never cost the event, and what is published always
+     * fits what a consumer accepts: a fitted copy, cut further if it must be. */
+    for (int level = PJFIT_NORMAL; level <= PJFIT_TIGHT; level++) {
+        cJSON *fit = pjfit_prowjob(pj, (enum pjfit_level)level);
+        char *json;
+        size_t n;
+        if (!fit) {
+            snprintf(errstr, errstr_size, "out of memory");
+            event_init(ev);
+            return -1;
+        }
+        int rc = from_fitted(ev, fit, observed_ms, errstr, errstr_size);
+        cJSON_Delete(fit);
+        if (rc < 0)
+            return -1;
+        json = event_to_json(ev);
+        n = json ? strlen(json) : 0;
+        free(json);
+        if (n && n <= EVENT_MAX_BYTES)
+            return 0;
+        event_release(ev);
+    }
+    snprintf(errstr, errstr_size,
+             "the event would be larger than %d bytes even with its fields cut",
+             EVENT_MAX_BYTES);
     return -1;
 }
 

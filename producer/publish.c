@@ -1,6 +1,7 @@
 /* publish.c -- see publish.h. */
 #include "publish.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,18 @@ void publisher_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
     (void)rk;
     if (!p)
         return;
+    char *track = wm ? NULL : m->_private;
+    if (track) {
+        /* Hand the outcome back to the source (it records or retries the state). */
+        pthread_mutex_lock(&p->mu);
+        if (p->nsettled < PUBLISH_MAX_SETTLED) {
+            p->settled[p->nsettled].track = track;
+            p->settled[p->nsettled++].ok = !m->err;
+            track = NULL;
+        }
+        pthread_mutex_unlock(&p->mu);
+        free(track);
+    }
     if (m->err) {
         atomic_fetch_add(wm ? &p->wm_failed : &p->failed, 1);
         log_error("delivery failed for %s %.*s [%d]: %s", wm ? "watermark" : "key",
@@ -61,6 +74,10 @@ int publisher_init(struct publisher *p, rd_kafka_t *rk, const char *topic, int p
     p->wm_ms = PUBLISH_WM_NONE;
     p->newest_ms = PUBLISH_WM_NONE;
     p->last_event_mono = util_mono_ms();
+    if (!(p->settled = calloc(PUBLISH_MAX_SETTLED, sizeof(*p->settled)))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
     pthread_mutex_init(&p->mu, NULL);
     return 0;
 }
@@ -70,6 +87,9 @@ void publisher_release(struct publisher *p)
     if (!p || !p->rk)
         return;
     publisher_stop_heartbeat(p);
+    for (size_t i = 0; i < p->nsettled; i++)
+        free(p->settled[i].track);
+    free(p->settled);
     pthread_mutex_destroy(&p->mu);
     p->rk = NULL;
 }
@@ -121,9 +141,10 @@ static int64_t clock_locked(struct publisher *p)
 }
 
 int publisher_send(struct publisher *p, const char *key, size_t keylen, const char *json,
-                   size_t len, int64_t event_ms)
+                   size_t len, int64_t event_ms, const char *track)
 {
     rd_kafka_resp_err_t err;
+    char *tr = track ? strdup(track) : NULL;
     int rc = 0;
 
     pthread_mutex_lock(&p->mu);
@@ -149,6 +170,7 @@ int publisher_send(struct publisher *p, const char *key, size_t keylen, const ch
     }
     if (err) {
         log_error("produce failed: %s", rd_kafka_err2str(err));
+        free(tr);
         rc = -1;
     } else {
         atomic_fetch_add(&p->published, 1);
@@ -175,8 +197,8 @@ void publisher_reject(struct publisher *p, const char *where, const char *why)
                         lbl);
 }
 
-int publisher_event(struct publisher *p, const struct event *ev, char *errstr,
-                    size_t errstr_size)
+int publisher_event(struct publisher *p, const struct event *ev, const char *track,
+                    char *errstr, size_t errstr_size)
 {
     char key[EVENT_MAX_FIELD * 3 + 8];
     char *json = event_encode(ev, errstr, errstr_size); /* what consumers accept */
@@ -188,7 +210,7 @@ int publisher_event(struct publisher *p, const struct event *ev, char *errstr,
         free(json);
         return -2;
     }
-    rc = publisher_send(p, key, (size_t)kl, json, strlen(json), ev->event_ms);
+    rc = publisher_send(p, key, (size_t)kl, json, strlen(json), ev->event_ms, track);
     free(json);
     return rc;
 }
@@ -204,6 +226,20 @@ int publisher_watermark(struct publisher *p, int64_t wm_ms, bool final, bool rep
         rc = wm_locked(p, wm_ms, final);
     pthread_mutex_unlock(&p->mu);
     return rc;
+}
+
+size_t publisher_take_settled(struct publisher *p, struct publish_settled *out,
+                              size_t max)
+{
+    size_t n;
+
+    pthread_mutex_lock(&p->mu);
+    n = p->nsettled < max ? p->nsettled : max;
+    memcpy(out, p->settled, n * sizeof(*out));
+    memmove(p->settled, p->settled + n, (p->nsettled - n) * sizeof(*out));
+    p->nsettled -= n;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 bool publisher_wm_due(struct publisher *p)
@@ -230,6 +266,13 @@ int64_t publisher_clock_ms(struct publisher *p)
 static void *heartbeat_main(void *arg)
 {
     struct publisher *p = arg;
+    sigset_t stop;
+
+    /* SIGTERM is for the main thread: it interrupts the read it is blocked in. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
     while (!atomic_load(&p->hb_stop)) {
         pthread_mutex_lock(&p->mu);

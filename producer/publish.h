@@ -30,6 +30,7 @@
 #define PUBLISH_WM_EVERY_EVENTS 1000 /* ... unless this many events went out since */
 #define PUBLISH_HEARTBEAT_MS 1000 /* a record every second while nothing else is sent */
 #define PUBLISH_WM_NONE INT64_MIN
+#define PUBLISH_MAX_SETTLED 65536 /* tracked delivery reports kept for the source */
 
 /* How the heartbeat thread computes the watermark. */
 enum publish_clock {
@@ -37,6 +38,12 @@ enum publish_clock {
     PUBLISH_CLOCK_LIVE,     /* now - lateness (the watch, Deck) */
     PUBLISH_CLOCK_STREAM,   /* newest event time - lateness; now - lateness once idle
                                for the lateness (stdin) */
+};
+
+/* The outcome of a tracked event (the `track` of publisher_send). */
+struct publish_settled {
+    char *track; /* caller frees */
+    bool ok;     /* the broker confirmed it */
 };
 
 struct publisher {
@@ -68,7 +75,9 @@ struct publisher {
     atomic_long wm_published; /* watermark records handed over (one per partition) */
     atomic_long wm_failed;    /* watermark records whose delivery failed */
     atomic_long read;         /* documents read, good or bad (the summary's "read") */
-    atomic_long rejected;     /* documents rejected (publisher_reject) */
+    struct publish_settled *settled; /* reported tracked events (under mu) */
+    size_t nsettled;
+    atomic_long rejected; /* documents rejected (publisher_reject) */
 };
 
 /* The delivery-report callback to install with rd_kafka_conf_set_dr_msg_cb(); the
@@ -86,18 +95,25 @@ void publisher_release(struct publisher *p);
 
 /* Publish one event value under its key (both copied). Waits while librdkafka's queue
  * is full. Returns 0, or -1 (logged) if librdkafka refused it. event_ms is its event
- * time (the stream clock follows it). */
+ * time (the stream clock follows it). track (may be NULL; copied): a name to hand
+ * back through publisher_take_settled() when the broker reports on the event. */
 int publisher_send(struct publisher *p, const char *key, size_t keylen, const char *json,
-                   size_t len, int64_t event_ms);
+                   size_t len, int64_t event_ms, const char *track);
+
+/* Tracked events whose delivery was reported since the last call: up to max of them
+ * into out[]. Returns the count. */
+size_t publisher_take_settled(struct publisher *p, struct publish_settled *out,
+                              size_t max);
 
 /* Count and log a document that cannot be an event: "rejected WHERE: WHY" on stderr,
  * and herald_producer_rejected_total{source}. Any thread. */
 void publisher_reject(struct publisher *p, const char *where, const char *why);
 
-/* Encode and publish an event (event_to_json, event_key). Returns 0, -1 if librdkafka
- * refused it, -2 if it cannot be encoded (errstr says why). */
-int publisher_event(struct publisher *p, const struct event *ev, char *errstr,
-                    size_t errstr_size);
+/* Encode and publish an event (event_to_json, event_key; track as publisher_send).
+ * Returns 0, -1 if librdkafka refused it, -2 if it cannot be encoded (errstr says why).
+ */
+int publisher_event(struct publisher *p, const struct event *ev, const char *track,
+                    char *errstr, size_t errstr_size);
 
 /* Publish a watermark record with wm_ms in every partition, unless a record with a
  * value >= wm_ms was already published and `repeat` is false. final marks the source

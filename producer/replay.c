@@ -182,7 +182,8 @@ size_t replay_publish(struct replay *r, struct publisher *p, double speed,
                     break;
             }
         }
-        publisher_send(p, it->key, strlen(it->key), it->json, it->len, it->event_ms);
+        publisher_send(p, it->key, strlen(it->key), it->json, it->len, it->event_ms,
+                       NULL);
         if ((i + 1 == r->n || r->items[i + 1].event_ms != it->event_ms) &&
             publisher_wm_due(p))
             publisher_watermark(p, it->event_ms, false, false);

@@ -22,6 +22,7 @@ int stream_run(struct publisher *p, const char *path, const volatile sig_atomic_
         publisher_watermark(p, -WATERMARK_MS_LIMIT, true, false);
         return -1;
     }
+    input_set_stop(in, run);
     publisher_start_heartbeat(p, PUBLISH_CLOCK_STREAM);
     while (*run &&
            (rc = input_next(in, &pj, where, sizeof(where), err, sizeof(err))) != 0) {
@@ -35,7 +36,7 @@ int stream_run(struct publisher *p, const char *path, const volatile sig_atomic_
             publisher_reject(p, where, err);
             continue;
         }
-        if (publisher_event(p, &ev, err, sizeof(err)) == -2)
+        if (publisher_event(p, &ev, NULL, err, sizeof(err)) == -2)
             publisher_reject(p, where, err);
         event_release(&ev);
     }
@@ -72,7 +73,7 @@ int stream_run_raw(struct publisher *p, char *const *paths, int npaths,
                 log_error("rejected %s", err);
                 continue;
             }
-            publisher_send(p, "test/raw", 8, line, (size_t)n, -WATERMARK_MS_LIMIT);
+            publisher_send(p, "test/raw", 8, line, (size_t)n, -WATERMARK_MS_LIMIT, NULL);
         }
         input_close(in);
     }

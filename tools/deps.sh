@@ -9,6 +9,8 @@ PKGS=(build-essential pkg-config make
       redis-server python3 curl kcat openssl
       yamllint docker-compose clang libclang-rt-14-dev
       libpq-dev postgresql chromium)
+# node and npm (for tests/node: playwright-core, s3rver) from Debian when none is here.
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -21,7 +23,7 @@ npm_deps() {
     local dir
     dir="$(cd "$(dirname "$0")/.." && pwd)/tests/node"
     [ -f "$dir/package-lock.json" ] || return 0
-    command -v npm >/dev/null 2>&1 || { echo "deps: npm not found: the browser tests will fail" >&2; return 0; }
+    command -v npm >/dev/null 2>&1 || { echo "deps: npm not found (tests/node needs it)" >&2; return 1; }
     if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
         echo "deps: npm ci in tests/node"
         (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) && touch "$dir/node_modules"
@@ -35,9 +37,9 @@ stop_system_postgres() {
 }
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    npm_deps
     [ "${1:-}" = "--if-missing" ] || echo "deps: all ${#PKGS[@]} packages present"
-    exit 0
+    npm_deps
+    exit $?
 fi
 
 echo "deps: installing ${missing[*]}"
@@ -49,10 +51,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# redis-server's package starts a system instance; Herald's tests start their own.
 stop_system_postgres
-if ! command -v npm >/dev/null 2>&1; then
-    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
-fi
 npm_deps
 echo "deps: done"

@@ -61,6 +61,8 @@ if [ ${#compose[@]} -gt 0 ]; then
     check "compose: docker-compose.yml" "${compose[@]}" -f docker-compose.yml config -q
     check "compose: docker-compose.yml --profile replay --profile slack-sim" \
         "${compose[@]}" -f docker-compose.yml --profile replay --profile slack-sim config -q
+    check "compose: docker-compose.yml --profile deck --profile bucket" \
+        "${compose[@]}" -f docker-compose.yml --profile deck --profile bucket config -q
 else
     fail "compose" "neither docker-compose nor 'docker compose' found: run 'make deps'"
 fi
