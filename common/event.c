@@ -258,8 +258,8 @@ out:
 }
 
 /* Normalise a ProwJob already fitted to the limits (common/pjfit.h). */
-static int from_fitted(struct event *ev, const cJSON *pj, int64_t observed_ms, char *errstr,
-                       size_t errstr_size)
+static int from_fitted(struct event *ev, const cJSON *pj, int64_t observed_ms,
+                       char *errstr, size_t errstr_size)
 {
     const cJSON *meta, *spec, *status, *refs, *rc, *rep;
 
