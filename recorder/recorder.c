@@ -237,8 +237,9 @@ static void build_rows(struct recorder *r, rd_kafka_message_t **msgs, size_t n,
                         strcmp(topic, r->cfg->history_alerts_topic) == 0;
         cJSON *row;
 
-        if (!is_alert && record_is_watermark(header(m, "herald-kind", kind, sizeof(kind)),
-                                             value, m->len)) {
+        /* on either topic: a producer writes its watermarks to the topic it writes */
+        if (record_is_watermark(header(m, "herald-kind", kind, sizeof(kind)), value,
+                                m->len)) {
             count(r, topic, "watermark", 1);
             continue;
         }
