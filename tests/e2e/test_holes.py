@@ -484,6 +484,30 @@ class HolesTest(HeraldTestCase):
             self.assertIn(k, kinds)
 
 
+    def test_13b_live_held_alert_note_is_escaped(self):
+        """The case the campaign found, through the live consumer: a held release alert
+        whose job passed again before it went names the success's build_id."""
+        bad = "<!channel> <!here> <@U12345> <#C12345> <!subteam^S123>"
+        cfg = self.cfg(release={"hold": "10m", "stall_timeout": "0s"})
+        self.start_consumer(cfg).wait_assigned(WAIT)
+        t = base_time()
+        fail = run_doc("evp-post-submit", "evp-controller", t, base_ref="v1.0.0", seq=1)
+        ok = run_doc("evp-post-submit", "evp-controller", t + 60, "success",
+                     base_ref="v1.0.0", seq=2)
+        ok["status"]["build_id"] = bad
+        tick = run_doc("label-sync", "test-infra", t + 3600, "success", type="periodic",
+                       seq=3)
+        self.produce([fail, ok, tick])
+        msgs = self.wait_for(1, "releases", WAIT)
+        time.sleep(1.0)
+        msgs = self.slack.messages()
+        text = " ".join(harness.payload_text(m) for m in msgs)
+        raw = [x for x in ("<!channel>", "<!here>", "<@U", "<#C", "<!subteam") if x in text]
+        report("held_note_injection", messages=len(msgs), unescaped=len(raw))
+        self.assertIn("evp-post-submit", text)
+        self.assertIn("&lt;!channel&gt;", text, "the build is named in the note, escaped")
+        self.assertEqual(raw, [])
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
