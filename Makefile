@@ -40,6 +40,7 @@ CTL_SRC      := $(sort $(wildcard tools/heraldctl/*.c))
 RECORDER_SRC := $(sort $(wildcard recorder/*.c))
 WEB_SRC      := $(sort $(wildcard web/*.c))
 SLACKD_SRC   := $(sort $(wildcard tools/slackd/*.c))
+DEVBROKER_SRC := $(sort $(wildcard tools/devbroker/*.c))
 UNIT_SRC     := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB          := $(BUILD)/libherald.a
@@ -152,7 +153,7 @@ $(BIN)/heraldctl: $(CTL_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/herald-devbroker: $(BUILD)/tools/devbroker.o $(LIB)
+$(BIN)/herald-devbroker: $(DEVBROKER_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
