@@ -39,6 +39,8 @@ CONSUMER_SRC := $(sort $(wildcard consumer/*.c))
 CTL_SRC      := $(sort $(wildcard tools/heraldctl/*.c))
 RECORDER_SRC := $(sort $(wildcard recorder/*.c))
 WEB_SRC      := $(sort $(wildcard web/*.c))
+SLACKD_SRC   := $(sort $(wildcard tools/slackd/*.c))
+DEVBROKER_SRC := $(sort $(wildcard tools/devbroker/*.c))
 UNIT_SRC     := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIB          := $(BUILD)/libherald.a
@@ -151,11 +153,11 @@ $(BIN)/heraldctl: $(CTL_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/herald-devbroker: $(BUILD)/tools/devbroker.o $(LIB)
+$(BIN)/herald-devbroker: $(DEVBROKER_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/herald-slackd: $(BUILD)/tools/slackd.o $(LIB)
+$(BIN)/herald-slackd: $(SLACKD_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -197,12 +199,11 @@ dashboard: ensure-deps
 
 format:
 	clang-format -i $(wildcard common/*.[ch] producer/*.[ch] consumer/*.[ch] tools/*.c \
-	  tools/heraldctl/*.[ch] tools/backtest/*.[ch] tests/unit/*.c recorder/*.[ch] web/*.[ch])
+	  tools/*/*.[ch] tests/unit/*.c recorder/*.[ch] web/*.[ch])
 
 format-check:
 	@clang-format --dry-run --Werror $(wildcard common/*.[ch] producer/*.[ch] \
-	  consumer/*.[ch] tools/*.c tools/heraldctl/*.[ch] tools/backtest/*.[ch] tests/unit/*.c \
-	  recorder/*.[ch] web/*.[ch])
+	  consumer/*.[ch] tools/*.c tools/*/*.[ch] tests/unit/*.c recorder/*.[ch] web/*.[ch])
 
 validate:
 	@tools/validate.sh

@@ -1,23 +1,21 @@
-/* deliver.c -- see deliver.h. */
+/* deliver.c -- see deliver.h: the deliverer: attempts over libcurl's multi interface,
+ * retries with backoff, and the two ways to drive them (deliverer_run, a batch;
+ * deliverer_start/poll, one attempt at a time). What an answer means is
+ * deliver_judge.c. */
 #include "deliver.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "deliver_int.h"
 #include "log.h"
 #include "util.h"
 
-#define DELIVER_RESP_MAX (64 * 1024) /* bytes of an answer kept */
-#define DELIVER_POLL_MS 100          /* longest wait between looks at *stop */
+#define DELIVER_POLL_MS 100 /* longest wait between looks at *stop */
 #define DELIVER_PARALLEL_MAX 256
-#define DELIVER_TOKEN_MAX 64 /* longest error word copied into a reason */
-
-struct xfer;
 
 struct deliverer {
     struct xfer *live; /* attempts started by deliverer_start */
@@ -26,22 +24,6 @@ struct deliverer {
     uint64_t rng;  /* xorshift state for backoff jitter */
     size_t active; /* attempts started by deliverer_start, not yet polled */
 };
-
-/* One delivery in flight or waiting for its next attempt. */
-struct xfer {
-    struct delivery *it;
-    CURL *easy;              /* non-NULL while an attempt runs */
-    struct curl_slist *hdrs; /* owned by the running attempt */
-    char *url;               /* full URL; secret */
-    struct buf resp;         /* answer body, at most DELIVER_RESP_MAX */
-    int64_t first_ms;        /* monotonic start of the first attempt; 0 before */
-    int64_t next_ms;         /* monotonic time the next attempt may start */
-    bool done;
-    bool single; /* one attempt (deliverer_start): a transient failure ends it */
-    struct xfer *prev, *next; /* deliverer_start's attempts in flight */
-};
-
-enum verdict { V_OK, V_RETRY, V_PERMANENT };
 
 void deliver_opts_default(struct deliver_opts *o)
 {
@@ -98,136 +80,6 @@ void deliverer_free(struct deliverer *d)
     free(d);
 }
 
-int64_t deliver_parse_retry_after(const char *value)
-{
-    const char *p = value;
-    int64_t secs = 0;
-    int digits = 0;
-
-    if (!p)
-        return -1;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    for (; isdigit((unsigned char)*p); p++) {
-        if (++digits > 9) /* over 30 years: not a delay */
-            return -1;
-        secs = secs * 10 + (*p - '0');
-    }
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-        p++;
-    if (digits == 0 || *p)
-        return -1;
-    return secs * 1000;
-}
-
-/* Fixed words for curl's errors: curl's own messages may name the host. */
-static const char *curl_reason(CURLcode cc, bool *permanent)
-{
-    *permanent = false;
-    switch (cc) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return "timeout";
-    case CURLE_COULDNT_CONNECT:
-        return "connect_failed";
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-        return "resolve_failed";
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-        return "tls_error";
-    case CURLE_SEND_ERROR:
-        return "send_failed";
-    case CURLE_RECV_ERROR:
-        return "recv_failed";
-    case CURLE_GOT_NOTHING:
-        return "empty_reply";
-    case CURLE_PARTIAL_FILE:
-        return "partial_reply";
-    case CURLE_OUT_OF_MEMORY:
-        return "out_of_memory";
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        *permanent = true;
-        return "unsupported_protocol";
-    case CURLE_URL_MALFORMAT:
-        *permanent = true;
-        return "bad_url";
-    default:
-        return "network_error";
-    }
-}
-
-/* Copy s[0..len) trimmed into out if it is one short word of [A-Za-z0-9_.-] (what
- * Slack answers: "invalid_payload"); returns false otherwise. */
-static bool reason_token(const char *s, size_t len, char *out, size_t size)
-{
-    while (len && isspace((unsigned char)*s)) {
-        s++;
-        len--;
-    }
-    while (len && isspace((unsigned char)s[len - 1]))
-        len--;
-    if (len == 0 || len > DELIVER_TOKEN_MAX || len >= size)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
-            return false;
-    memcpy(out, s, len);
-    out[len] = '\0';
-    return true;
-}
-
-/* The body of an answer; never NULL. */
-static const char *resp_body(const struct xfer *x)
-{
-    return x->resp.data ? x->resp.data : "";
-}
-
-/* Judge a Web API answer that is neither 429 nor 5xx: {"ok":true,"ts":...} or
- * {"ok":false,"error":...}. */
-static enum verdict judge_webapi(struct xfer *x, long code, bool *ratelimited)
-{
-    static const char *const transient[] = {"internal_error", "fatal_error",
-                                            "service_unavailable", "request_timeout"};
-    struct delivery *it = x->it;
-    cJSON *root = cJSON_ParseWithLength(resp_body(x), x->resp.len);
-    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(root, "ok");
-    const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
-    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(root, "ts");
-    enum verdict v;
-
-    *ratelimited = false;
-    if (cJSON_IsTrue(ok) && code >= 200 && code < 300) {
-        if (cJSON_IsString(ts) && strlen(ts->valuestring) < sizeof(it->ts))
-            snprintf(it->ts, sizeof(it->ts), "%s", ts->valuestring);
-        v = V_OK;
-    } else if (cJSON_IsFalse(ok)) {
-        if (!cJSON_IsString(err) ||
-            !reason_token(err->valuestring, strlen(err->valuestring), it->reason,
-                          sizeof(it->reason)))
-            snprintf(it->reason, sizeof(it->reason), "api_error");
-        v = V_PERMANENT;
-        if (strcmp(it->reason, "ratelimited") == 0 ||
-            strcmp(it->reason, "rate_limited") == 0) {
-            *ratelimited = true;
-            v = V_RETRY;
-        }
-        for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
-            if (strcmp(it->reason, transient[i]) == 0)
-                v = V_RETRY;
-    } else if (code >= 200 && code < 300) {
-        snprintf(it->reason, sizeof(it->reason), "bad_response");
-        v = V_RETRY;
-    } else {
-        snprintf(it->reason, sizeof(it->reason), "http_%ld", code);
-        v = V_PERMANENT;
-    }
-    cJSON_Delete(root);
-    return v;
-}
-
 /* Next backoff delay after `attempts` failed attempts: initial, doubling, capped,
  * minus up to 10% jitter so a batch of retries does not land at once. */
 static int64_t backoff_ms(struct deliverer *d, int attempts)
@@ -276,7 +128,7 @@ static void xfer_end(struct deliverer *d, struct xfer *x, CURLcode cc)
     curl_off_t ra = 0;
     int64_t delay = -1; /* -1: exponential backoff */
     enum verdict v;
-    bool perm, ratelimited = false;
+    bool ratelimited = false;
 
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
     if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK)
@@ -289,25 +141,7 @@ static void xfer_end(struct deliverer *d, struct xfer *x, CURLcode cc)
 
     it->http_status = code;
     it->reason[0] = '\0';
-    if (cc != CURLE_OK) {
-        snprintf(it->reason, sizeof(it->reason), "%s", curl_reason(cc, &perm));
-        v = perm ? V_PERMANENT : V_RETRY;
-    } else if (code == 429) {
-        snprintf(it->reason, sizeof(it->reason), "ratelimited");
-        ratelimited = true;
-        v = V_RETRY;
-    } else if (code >= 500) {
-        snprintf(it->reason, sizeof(it->reason), "http_%ld", code);
-        v = V_RETRY;
-    } else if (it->rcv->type == RECEIVER_WEBAPI) {
-        v = judge_webapi(x, code, &ratelimited);
-    } else if (code >= 200 && code < 300) {
-        v = V_OK;
-    } else {
-        if (!reason_token(resp_body(x), x->resp.len, it->reason, sizeof(it->reason)))
-            snprintf(it->reason, sizeof(it->reason), "http_%ld", code);
-        v = V_PERMANENT;
-    }
+    v = deliver_judge(x, cc, code, &ratelimited);
     it->retry_after_ms = ratelimited && ra > 0 ? (int64_t)ra * 1000 : 0;
     if (it->keep_answer && x->resp.data) {
         free(it->answer);

@@ -1,11 +1,10 @@
-/* metrics.c -- see metrics.h.
+/* metrics.c -- see metrics.h: the registry.
  *
  * The registry is an array of families sorted by name, each with an array of series
- * sorted by label string; both are found by binary search under one mutex. The HTTP
- * endpoint is common/httpd.c: health on its I/O thread, the rest on two workers. */
+ * sorted by label string; both are found by binary search under one mutex. The
+ * Prometheus text format and the HTTP endpoint are metrics_expo.c. */
 #include "metrics.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -15,12 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "httpd.h"
 #include "log.h"
+#include "metrics_int.h"
 
-#define METRICS_HTTP_THREADS 2 /* workers for /readyz and /metrics */
-
-enum metrics_kind { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM };
 enum metrics_op { OP_ADD, OP_SET, OP_OBSERVE };
 
 /* Reasons a call is refused; each is logged once per registry. */
@@ -31,104 +27,7 @@ enum metrics_warn {
     WARN_NOMEM = 8,
 };
 
-static const char *const kind_names[] = {"counter", "gauge", "histogram"};
-
-/* One label set of a family. */
-struct series {
-    char *labels;      /* "" for none; owned */
-    double value;      /* counter or gauge value */
-    double sum;        /* histogram: sum of observations */
-    uint64_t count;    /* histogram: number of observations */
-    uint64_t *buckets; /* histogram: per-bucket counts, not cumulative; nbounds + 1 */
-};
-
-/* One metric name: its type, help and series. */
-struct family {
-    char *name; /* owned */
-    char *help; /* escaped for the HELP line, "" if none; owned */
-    enum metrics_kind kind;
-    double *bounds; /* histogram bucket upper bounds; owned, may be NULL */
-    size_t nbounds;
-    struct series **series; /* sorted by labels */
-    size_t nseries, cap;
-};
-
-struct metrics {
-    pthread_mutex_t mu;   /* guards everything below */
-    char prog[64];        /* for warnings */
-    struct family **fams; /* sorted by name */
-    size_t nfams, cap;
-    size_t nseries;  /* over all families, <= METRICS_MAX_SERIES */
-    unsigned warned; /* enum metrics_warn bits already logged */
-};
-
-struct metrics_http {
-    struct httpd *srv;
-    struct metrics *m; /* borrowed, may be NULL */
-    int (*ready_cb)(void *opaque, char *why, size_t why_size);
-    void *opaque; /* borrowed */
-};
-
-/* --- names, labels, values --- */
-
-static bool is_name_start(char c, bool colon)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-           (colon && c == ':');
-}
-
-static bool is_name_char(char c, bool colon)
-{
-    return is_name_start(c, colon) || (c >= '0' && c <= '9');
-}
-
-/* Metric names may contain ':', label names may not. */
-static bool valid_name(const char *s, bool colon)
-{
-    size_t i;
-
-    if (!s || !is_name_start(s[0], colon))
-        return false;
-    for (i = 1; s[i]; i++)
-        if (!is_name_char(s[i], colon) || i >= METRICS_NAME_MAX)
-            return false;
-    return true;
-}
-
-/* Check a preformatted label string; NULL if fine, else what is wrong with it. */
-static const char *labels_problem(const char *l, bool hist)
-{
-    size_t len = strlen(l);
-    const char *p = l, *n;
-
-    if (len > METRICS_LABELS_MAX)
-        return "label string too long";
-    if (!util_utf8_valid(l, len))
-        return "labels are not valid UTF-8";
-    while (*p) {
-        n = p;
-        if (!is_name_start(*p, false))
-            return "bad label name";
-        while (is_name_char(*p, false))
-            p++;
-        if (hist && p - n == 2 && memcmp(n, "le", 2) == 0)
-            return "label le is reserved in histograms";
-        if (p[0] != '=' || p[1] != '"')
-            return "expected =\" after a label name";
-        for (p += 2; *p != '"'; p++) {
-            if (*p == '\0' || *p == '\n')
-                return "unterminated label value";
-            if (*p == '\\' && *++p != '\\' && *p != '"' && *p != 'n')
-                return "bad escape in a label value";
-        }
-        p++;
-        if (*p == ',' && p[1] != '\0')
-            p++;
-        else if (*p)
-            return "expected , between labels";
-    }
-    return NULL;
-}
+/* --- the registry --- */
 
 /* Check histogram bounds; NULL if fine, else what is wrong with them. */
 static const char *bounds_problem(const double *bounds, size_t nbounds)
@@ -145,99 +44,6 @@ static const char *bounds_problem(const double *bounds, size_t nbounds)
     }
     return NULL;
 }
-
-/* Shortest of %.15g / %.17g that reads back as v; Prometheus spellings for the rest. */
-static void fmt_double(double v, char *out, size_t size)
-{
-    if (isnan(v)) {
-        snprintf(out, size, "%s", "NaN");
-    } else if (isinf(v)) {
-        snprintf(out, size, "%s", v > 0 ? "+Inf" : "-Inf");
-    } else {
-        snprintf(out, size, "%.15g", v);
-        if (strtod(out, NULL) != v)
-            snprintf(out, size, "%.17g", v);
-    }
-}
-
-/* Length of the valid UTF-8 sequence (2-4 bytes) at p, or 0 if there is none.
- * Stops at the first byte that is not a continuation, so never reads past a NUL. */
-static size_t utf8_seq_len(const unsigned char *p)
-{
-    size_t n, i;
-
-    if (*p >= 0xC2 && *p <= 0xDF)
-        n = 2;
-    else if (*p >= 0xE0 && *p <= 0xEF)
-        n = 3;
-    else if (*p >= 0xF0 && *p <= 0xF4)
-        n = 4;
-    else
-        return 0;
-    for (i = 1; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    return util_utf8_valid((const char *)p, n) ? n : 0;
-}
-
-int metrics_label_escape(const char *in, char *out, size_t out_size)
-{
-    const unsigned char *p = (const unsigned char *)(in ? in : "");
-    size_t o = 0, n, adv;
-    char tmp[4];
-
-    if (out_size == 0)
-        return -1;
-    while (*p) {
-        adv = 1;
-        if (*p == '\\' || *p == '"' || *p == '\n') {
-            tmp[0] = '\\';
-            tmp[1] = *p == '\n' ? 'n' : (char)*p;
-            n = 2;
-        } else if (*p < 0x80) {
-            tmp[0] = (char)*p;
-            n = 1;
-        } else if ((adv = utf8_seq_len(p)) != 0) {
-            memcpy(tmp, p, adv);
-            n = adv;
-        } else {
-            memcpy(tmp, "\xEF\xBF\xBD", 3); /* U+FFFD */
-            n = 3;
-            adv = 1;
-        }
-        if (o + n >= out_size) {
-            out[o] = '\0';
-            return -1;
-        }
-        memcpy(out + o, tmp, n);
-        o += n;
-        p += adv;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-int metrics_labels_add(char *labels, size_t size, const char *name, const char *value)
-{
-    char esc[METRICS_LABELS_MAX + 1];
-    size_t len, limit;
-    int n;
-
-    if (!labels || size == 0 || !valid_name(name, false))
-        return -1;
-    limit = size < sizeof(esc) ? size : sizeof(esc);
-    len = strnlen(labels, size);
-    if (len >= limit || metrics_label_escape(value, esc, sizeof(esc)) < 0)
-        return -1;
-    n = snprintf(labels + len, limit - len, "%s%s=\"%s\"", len ? "," : "", name, esc);
-    if (n < 0 || (size_t)n >= limit - len) {
-        labels[len] = '\0';
-        return -1;
-    }
-    return 0;
-}
-
-/* --- the registry --- */
 
 /* Log `fmt` unless a warning of this kind was logged before. Call without m->mu. */
 __attribute__((format(printf, 3, 4))) static void
@@ -498,13 +304,13 @@ static const char *update_problem(enum metrics_kind kind, enum metrics_op op,
 {
     const char *problem;
 
-    if (!valid_name(name, true))
+    if (!metrics_name_valid(name, true))
         return "invalid metric name";
     if (help && strlen(help) > METRICS_HELP_MAX)
         return "help text too long";
     if (kind == KIND_HISTOGRAM && (problem = bounds_problem(bounds, nbounds)) != NULL)
         return problem;
-    if ((problem = labels_problem(labels, kind == KIND_HISTOGRAM)) != NULL)
+    if ((problem = metrics_labels_problem(labels, kind == KIND_HISTOGRAM)) != NULL)
         return problem;
     if (op == OP_ADD && !isfinite(v))
         return "value is not finite";
@@ -614,175 +420,6 @@ double metrics_get(struct metrics *m, const char *name, const char *labels)
     }
     pthread_mutex_unlock(&m->mu);
     return v;
-}
-
-/* One sample line: name suffix{labels[,le="le"]} value. */
-static int put_sample(struct buf *out, const char *name, const char *suffix,
-                      const char *labels, const char *le, const char *value)
-{
-    bool braces = labels[0] || le;
-
-    if (buf_puts(out, name) < 0 || buf_puts(out, suffix) < 0)
-        return -1;
-    if (braces && (buf_puts(out, "{") < 0 || buf_puts(out, labels) < 0))
-        return -1;
-    if (le && buf_printf(out, "%sle=\"%s\"", labels[0] ? "," : "", le) < 0)
-        return -1;
-    if (braces && buf_puts(out, "}") < 0)
-        return -1;
-    return buf_printf(out, " %s\n", value);
-}
-
-/* HELP, TYPE and every sample of one family. Caller holds m->mu. */
-static int render_family(const struct family *f, struct buf *out)
-{
-    char val[32], le[32];
-    uint64_t cum;
-
-    if (f->help[0] && buf_printf(out, "# HELP %s %s\n", f->name, f->help) < 0)
-        return -1;
-    if (buf_printf(out, "# TYPE %s %s\n", f->name, kind_names[f->kind]) < 0)
-        return -1;
-    for (size_t i = 0; i < f->nseries; i++) {
-        const struct series *s = f->series[i];
-        if (f->kind != KIND_HISTOGRAM) {
-            fmt_double(s->value, val, sizeof(val));
-            if (put_sample(out, f->name, "", s->labels, NULL, val) < 0)
-                return -1;
-            continue;
-        }
-        cum = 0;
-        for (size_t b = 0; b <= f->nbounds; b++) {
-            cum += s->buckets[b];
-            if (b < f->nbounds)
-                fmt_double(f->bounds[b], le, sizeof(le));
-            else
-                snprintf(le, sizeof(le), "%s", "+Inf");
-            snprintf(val, sizeof(val), "%" PRIu64, cum);
-            if (put_sample(out, f->name, "_bucket", s->labels, le, val) < 0)
-                return -1;
-        }
-        fmt_double(s->sum, val, sizeof(val));
-        if (put_sample(out, f->name, "_sum", s->labels, NULL, val) < 0)
-            return -1;
-        snprintf(val, sizeof(val), "%" PRIu64, s->count);
-        if (put_sample(out, f->name, "_count", s->labels, NULL, val) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-int metrics_render(struct metrics *m, struct buf *out)
-{
-    size_t start;
-    int rc = 0;
-
-    if (!m)
-        return 0;
-    start = out->len;
-    pthread_mutex_lock(&m->mu);
-    for (size_t i = 0; i < m->nfams && rc == 0; i++)
-        rc = render_family(m->fams[i], out);
-    pthread_mutex_unlock(&m->mu);
-    if (rc < 0) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
-    }
-    return rc;
-}
-
-/* --- HTTP endpoint (common/httpd.c) --- */
-
-static void http_metrics(void *opaque, const struct httpd_request *req,
-                         struct httpd_response *resp)
-{
-    struct metrics_http *h = opaque;
-
-    (void)req;
-    httpd_add_header(resp, "Cache-Control", "no-store");
-    buf_release(&resp->body);
-    buf_init(&resp->body, METRICS_RENDER_MAX);
-    if (metrics_render(h->m, &resp->body) < 0) {
-        log_warn("metrics http: /metrics larger than %u bytes or out of memory",
-                 METRICS_RENDER_MAX);
-        buf_reset(&resp->body);
-        resp->status = 500;
-        buf_puts(&resp->body, "metrics unavailable\n");
-        return;
-    }
-    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-}
-
-static void http_health(void *opaque, const struct httpd_request *req,
-                        struct httpd_response *resp)
-{
-    (void)opaque;
-    (void)req;
-    httpd_add_header(resp, "Cache-Control", "no-store");
-    buf_puts(&resp->body, "ok\n");
-}
-
-static void http_ready(void *opaque, const struct httpd_request *req,
-                       struct httpd_response *resp)
-{
-    struct metrics_http *h = opaque;
-    char why[METRICS_WHY_MAX] = "";
-
-    (void)req;
-    httpd_add_header(resp, "Cache-Control", "no-store");
-    if (!h->ready_cb || h->ready_cb(h->opaque, why, sizeof(why)) == 0) {
-        buf_puts(&resp->body, "ready\n");
-        return;
-    }
-    why[sizeof(why) - 1] = '\0';
-    resp->status = 503;
-    buf_printf(&resp->body, "not ready%s%s\n", why[0] ? ": " : "", why);
-}
-
-struct metrics_http *metrics_http_start(struct metrics *m, const char *listen,
-                                        int (*ready_cb)(void *opaque, char *why,
-                                                        size_t why_size),
-                                        void *opaque, char *errstr, size_t errstr_size)
-{
-    /* Health answers on the I/O thread, at once, whatever /readyz or /metrics do. */
-    static const struct httpd_route routes[] = {
-        {"/healthz", HTTPD_GET | HTTPD_HEAD, true, http_health},
-        {"/readyz", HTTPD_GET | HTTPD_HEAD, false, http_ready},
-        {"/metrics", HTTPD_GET | HTTPD_HEAD, false, http_metrics},
-    };
-    static const struct httpd_options opts = {"metrics http", METRICS_HTTP_THREADS, 0, 0,
-                                              0};
-    struct metrics_http *h = calloc(1, sizeof(*h));
-    char err[256];
-
-    if (!h) {
-        snprintf(errstr, errstr_size, "metrics http: out of memory");
-        return NULL;
-    }
-    h->m = m;
-    h->ready_cb = ready_cb;
-    h->opaque = opaque;
-    if (!(h->srv = httpd_start(listen, routes, sizeof(routes) / sizeof(routes[0]), h,
-                               &opts, err, sizeof(err)))) {
-        snprintf(errstr, errstr_size, "metrics http: %s", err);
-        free(h);
-        return NULL;
-    }
-    return h;
-}
-
-int metrics_http_port(const struct metrics_http *h)
-{
-    return h ? httpd_port(h->srv) : -1;
-}
-
-void metrics_http_stop(struct metrics_http *h)
-{
-    if (!h)
-        return;
-    httpd_stop(h->srv);
-    free(h);
 }
 
 void metrics_count(struct metrics *m, const char *name, const char *help, const char *k1,

@@ -1,4 +1,4 @@
-/* fuzz_config.c -- libFuzzer target for the configuration parser (common/config.c).
+/* fuzz_config.c -- libFuzzer target for the configuration parser (common/config*.c).
  *
  * Each input is parsed as a whole herald.yaml by config_parse. Accepted configs are
  * freed; the error text must always be NUL-terminated, with a roomy buffer and,

@@ -1,4 +1,4 @@
-/* fuzz_event.c -- libFuzzer target for the event parsers (common/event.c).
+/* fuzz_event.c -- libFuzzer target for the event parsers (common/event*.c).
  *
  * Each input goes down both ways an event is read:
  *   - as a Kafka message, to event_from_json (the consumer's path);

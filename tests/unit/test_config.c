@@ -1,4 +1,4 @@
-/* test_config.c -- loading and validating the YAML configuration (common/config.c).
+/* test_config.c -- loading and validating the YAML configuration (common/config*.c).
  * Run from the repository root (tools/run-tests.sh does). */
 #include <stdarg.h>
 #include <stddef.h>

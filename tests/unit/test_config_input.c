@@ -1,5 +1,5 @@
 /* test_config_input.c -- hostile and careless input to the configuration parser
- * (common/config.c): over-long kafka.properties keys, keys given twice, secrets read
+ * (common/config*.c): over-long kafka.properties keys, keys given twice, secrets read
  * from files that are not regular files. Run from the repository root. */
 #include <stdarg.h>
 #include <stddef.h>

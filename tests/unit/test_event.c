@@ -1,5 +1,5 @@
 /* test_event.c -- ProwJob -> event, the event's JSON form and its validation
- * (common/event.c). The ProwJob documents are shaped after tests/fixtures/prowjobs/
+ * (common/event*.c). The ProwJob documents are shaped after tests/fixtures/prowjobs/
  * and demo/history.ndjson. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,6 +1,7 @@
-/* test_event_id.c -- the event id event_from_prowjob builds (common/event.c) and the
- * producer's last check, event_encode(): issue 11 item 15, where a long ProwJob name
- * gave an id over EVENT_MAX_FIELD that every consumer refused. */
+/* test_event_id.c -- the event id event_from_prowjob builds (common/event_prowjob.c)
+ * and the producer's last check, event_encode() (common/event.c): issue 11 item 15,
+ * where a long ProwJob name gave an id over EVENT_MAX_FIELD that every consumer
+ * refused. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

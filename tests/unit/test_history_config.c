@@ -1,4 +1,4 @@
-/* test_history_config.c -- the history: and web: sections (common/config.c) and
+/* test_history_config.c -- the history: and web: sections (common/config_conn.c) and
  * config_history_dsn(): herald-recorder's and herald-web's settings. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* test_util.c -- time, durations, numbers, globs, UTF-8, bounded buffers
- * (common/util.c). */
+ * (common/util.c, util_time.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
