@@ -6,7 +6,7 @@
  *                             template ("#ack-{service}") expanded for the event
  * Each destination has its own queue, rate limit and retries (docs/operations.md), so
  * one slow channel never holds up another. Receiver names never contain '#' or
- * control characters (config.c refuses them).
+ * control characters (config_conn.c refuses them).
  *
  * Pure functions of the config and the event: any thread.
  */
