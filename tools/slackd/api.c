@@ -236,7 +236,7 @@ static int form_field(const char *body, size_t len, const char *name, char *out,
 /* true if a message (api "webapi") was posted to channel with ts. Under sd->mu. */
 static int posted(struct slackd *sd, const char *channel, const char *ts)
 {
-    char needle[64];
+    char needle[96]; /* "ts":"<up to 63 bytes>" */
 
     snprintf(needle, sizeof(needle), "\"ts\":\"%s\"", ts);
     for (size_t i = 0; i < sd->cnt; i++) {
