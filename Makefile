@@ -6,6 +6,8 @@
 #                   broker and the Slack-compatible receiver
 #   make demo       replay a day of ACK job history through the whole pipeline
 #   make test-asan  the same tests under AddressSanitizer and UBSan
+#   make bench      the benchmark suite side by side with kcat and Alertmanager
+#                   (bench/README.md, docs/performance.md); make bench-quick: < 2 min
 
 CC      ?= cc
 SAN     ?= 0
@@ -47,7 +49,7 @@ PROGS += $(BIN)/heraldctl
 endif
 
 .PHONY: all deps check-deps ensure-deps build-tests test unit test-asan demo format \
-        format-check clean validate bench fuzz
+        format-check clean validate bench bench-quick fuzz
 all: check-deps $(PROGS)
 
 deps:
@@ -125,6 +127,17 @@ test-asan:
 demo: ensure-deps
 	@$(MAKE) --no-print-directory all
 	@demo/run.sh $(BIN)
+
+# Benchmarks print figures; they never gate anything (bench/README.md). Extra
+# arguments for bench/run: make bench BENCH_ARGS="--only latency --runs 5".
+BENCH_ARGS ?=
+bench: ensure-deps
+	@$(MAKE) --no-print-directory all
+	@bench/run --bin $(BIN) $(BENCH_ARGS)
+
+bench-quick: ensure-deps
+	@$(MAKE) --no-print-directory all
+	@bench/run --quick --bin $(BIN) $(BENCH_ARGS)
 
 format:
 	clang-format -i $(wildcard common/*.[ch] producer/*.[ch] consumer/*.[ch] tools/*.c \

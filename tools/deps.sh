@@ -7,7 +7,8 @@ PKGS=(build-essential pkg-config make
       librdkafka-dev libcjson-dev libcurl4-openssl-dev libhiredis-dev libyaml-dev
       libmicrohttpd-dev libcmocka-dev
       redis-server python3 curl
-      yamllint docker-compose clang libclang-rt-14-dev)
+      yamllint docker-compose clang libclang-rt-14-dev
+      kcat prometheus-alertmanager valgrind)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -28,5 +29,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# redis-server's package starts a system instance; Herald's tests start their own.
+# redis-server's and prometheus-alertmanager's packages start system instances where
+# the init system allows; Herald's tests and bench start their own on free ports.
 echo "deps: done"
