@@ -7,6 +7,8 @@
 #   make demo       replay a day of ACK job history through the whole pipeline
 #   make dashboard  the demo, then its stack (and the dashboard) up until Ctrl-C
 #   make test-asan  the same tests under AddressSanitizer and UBSan
+#   make bench      the benchmark suite side by side with kcat and Alertmanager
+#                   (bench/README.md, docs/performance.md); make bench-quick: < 2 min
 
 CC      ?= cc
 SAN     ?= 0
@@ -60,7 +62,7 @@ PROGS += $(BIN)/heraldctl
 endif
 
 .PHONY: all deps check-deps ensure-deps build-tests test unit test-asan demo dashboard format \
-        format-check clean validate bench fuzz
+        format-check clean validate bench bench-quick fuzz
 all: check-deps $(PROGS)
 
 deps:
@@ -196,6 +198,17 @@ demo: ensure-deps
 dashboard: ensure-deps
 	@$(MAKE) --no-print-directory all
 	@DEMO_KEEP=1 demo/run.sh $(BIN)
+
+# Benchmarks print figures; they never gate anything (bench/README.md). Extra
+# arguments for bench/run: make bench BENCH_ARGS="--only latency --runs 5".
+BENCH_ARGS ?=
+bench: ensure-deps
+	@$(MAKE) --no-print-directory all
+	@bench/run --bin $(BIN) $(BENCH_ARGS)
+
+bench-quick: ensure-deps
+	@$(MAKE) --no-print-directory all
+	@bench/run --quick --bin $(BIN) $(BENCH_ARGS)
 
 format:
 	clang-format -i $(wildcard common/*.[ch] producer/*.[ch] consumer/*.[ch] tools/*.c \

@@ -10,6 +10,10 @@ publishing, delivery). Prints a table and writes JSON.
 
     bench/import_bucket.py [--runs 5000] [--parallel 16] [--json FILE]
 
+Run by bench/run (make bench) it is a plug-in (bench/README.md): each figure is the
+median of HERALD_BENCH_RUNS imports, side by side with `cat` reading every object of
+the same mirror (the floor: the bytes off the disk), 1,000 runs under bench-quick.
+
 Needs `make` (bin/) and `make deps` (kcat is not needed; s3rver is). Everything it
 starts listens on 127.0.0.1 and is stopped at the end.
 """
@@ -50,7 +54,55 @@ def import_once(logs, url, env, parallel):
         broker.stop()
 
 
+def cat_all(root):
+    """Seconds for cat to read every file under root (the baseline)."""
+    paths = [os.path.join(d, n) for d, _, ns in os.walk(root) for n in ns]
+    t = time.monotonic()
+    for i in range(0, len(paths), 500):
+        subprocess.run(["cat"] + paths[i:i + 500], stdout=subprocess.DEVNULL, check=True)
+    return time.monotonic() - t
+
+
+def plugin(out):
+    """The figures for bench/run: local mirror and s3rver, each vs cat."""
+    sys.path.insert(0, os.path.join(HERE, "lib"))
+    import report  # noqa: E402
+    st = report.plugin_settings()
+    nruns = 1000 if st["quick"] else 5000
+    logs = harness.LogDir("bench-import-bucket")
+    local, s3s, cats = [], [], []
+    try:
+        t0 = harness.base_time() - 30 * 86400
+        files = bucketfix.bucket_files(bucketfix.make_runs(nruns, t0, 30 * 86400),
+                                       legacy_every=3)
+        root = bucketfix.write_mirror(os.path.join(logs.path, "mirror"), files)
+        s3 = bucketfix.S3rver(logs)
+        try:
+            s3.seed("ack-prow-logs", files)
+            env = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER",
+                   "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": s3.endpoint}
+            for _ in range(st["runs"]):
+                cats.append(cat_all(root))
+                local.append(import_once(logs, root, {}, 16)[0])
+                s3s.append(import_once(logs, "s3://ack-prow-logs", env, 16)[0])
+        finally:
+            s3.stop()
+    finally:
+        logs.remove()
+    note = "%d runs over 30 days, %d objects; issue 10: a month in under 10 s" % (
+        nruns, len(files))
+    report.plugin_output([
+        {"id": "local", "title": "bucket import, local mirror, vs cat of every object",
+         "unit": "s", "better": "lower", "herald": local, "baseline": cats,
+         "baseline_name": "cat", "target_value": ["<=", 10], "note": note},
+        {"id": "s3rver", "title": "bucket import, s3rver (SigV4), vs cat of every object",
+         "unit": "s", "better": "lower", "herald": s3s, "baseline": cats,
+         "baseline_name": "cat", "target_value": ["<=", 10], "note": note}], out)
+
+
 def main():
+    if os.environ.get("HERALD_BENCH_OUT"):
+        return plugin(os.environ["HERALD_BENCH_OUT"])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5000)
     ap.add_argument("--parallel", type=int, default=16)

@@ -8,7 +8,8 @@ PKGS=(build-essential pkg-config make
       libmicrohttpd-dev libcmocka-dev libssl-dev
       redis-server python3 curl kcat openssl
       yamllint docker-compose clang libclang-rt-14-dev
-      libpq-dev postgresql chromium)
+      libpq-dev postgresql chromium
+      prometheus-alertmanager valgrind)
 # node and npm (for tests/node: playwright-core, s3rver) from Debian when none is here.
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
@@ -51,6 +52,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# redis-server's, postgresql's and prometheus-alertmanager's packages start system
+# instances where the init system allows; Herald's tests and bench start their own.
 stop_system_postgres
 npm_deps
 echo "deps: done"
