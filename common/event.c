@@ -4,6 +4,7 @@
 #include "event.h"
 
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -298,20 +299,24 @@ char *event_encode(const struct event *ev, char *errstr, size_t errstr_size)
 
 int event_json_depth(const char *data, size_t len)
 {
+    const char *p = data, *end = data + len;
     int depth = 0, max = 0;
-    bool in_str = false, esc = false;
 
-    for (size_t i = 0; i < len; i++) {
-        char c = data[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (c == '\\')
-                esc = true;
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
+    while (p < end) {
+        char c = *p++;
+        if (c == '"') {
+            /* to the closing quote: one not preceded by an odd run of backslashes */
+            for (;;) {
+                const char *q = memchr(p, '"', (size_t)(end - p));
+                size_t bs = 0;
+                if (!q)
+                    return max;
+                while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
+                    bs++;
+                p = q + 1;
+                if (bs % 2 == 0)
+                    break;
+            }
         } else if (c == '{' || c == '[') {
             if (++depth > max)
                 max = depth;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +141,11 @@ bool util_utf8_valid(const char *str, size_t len)
         size_t n;
         unsigned cp;
         if (c < 0x80) {
+            /* ASCII, most of any event: eight bytes at a time while none is high */
+            uint64_t w;
             s++;
+            while (end - s >= 8 && (memcpy(&w, s, 8), (w & 0x8080808080808080ULL) == 0))
+                s += 8;
             continue;
         } else if ((c & 0xe0) == 0xc0) {
             n = 1;
@@ -390,12 +395,18 @@ int buf_json_str(struct buf *b, const char *s)
     static const char hex[] = "0123456789abcdef";
     char esc[8];
     size_t start = b->len;
+    const unsigned char *p = (const unsigned char *)(s ? s : ""), *run = p;
 
     if (buf_append(b, "\"", 1) < 0)
         return -1;
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        const char *out = esc;
+    for (;; p++) {
         size_t n = 2;
+        if (*p >= 0x20 && *p != '"' && *p != '\\')
+            continue; /* part of a run of plain bytes, appended at once below */
+        if (p > run && buf_append(b, run, (size_t)(p - run)) < 0)
+            goto fail;
+        if (!*p)
+            break;
         esc[0] = '\\';
         switch (*p) {
         case '"':
@@ -414,18 +425,14 @@ int buf_json_str(struct buf *b, const char *s)
             esc[1] = 't';
             break;
         default:
-            if (*p < 0x20) {
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[*p >> 4];
-                esc[5] = hex[*p & 15];
-                n = 6;
-            } else {
-                out = (const char *)p;
-                n = 1;
-            }
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[*p >> 4];
+            esc[5] = hex[*p & 15];
+            n = 6;
         }
-        if (buf_append(b, out, n) < 0)
+        if (buf_append(b, esc, n) < 0)
             goto fail;
+        run = p + 1;
     }
     if (buf_append(b, "\"", 1) == 0)
         return 0;

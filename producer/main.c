@@ -36,6 +36,12 @@
 #include "watch.h"
 
 #define PRODUCER_MAX_PROPS 64
+/* --lateness by default: how far behind its newest event (a stream) or the clock (the
+ * watch) a live source may still deliver one. A watch delivers a ProwJob's change
+ * within a second of it; Deck's snapshot may lag its cluster by its own refresh, so a
+ * poll may still bring a run that ended before the previous poll. */
+#define PRODUCER_LATENESS_MS 2000
+#define PRODUCER_LATENESS_DECK_MS 30000
 
 static volatile sig_atomic_t run_flag = 1;
 
@@ -61,7 +67,8 @@ static void usage(FILE *f)
         "  -X KEY=VALUE            a librdkafka property (repeatable)\n"
         "      --replay-speed X    pace events by their event time at X times real\n"
         "                          time (0 = as fast as possible; default 0)\n"
-        "      --lateness DUR      how late a stream's events may come (default 30s)\n"
+        "      --lateness DUR      how late a live source's events may come (default 2s;\n"
+        "                          30s for --deck)\n"
         "      --source-id ID      the watermark source id (default: one per run,\n"
         "                          replay:HOST:PID:START_MS or stdin:...)\n"
         "      --max-events N      most events a file replay sorts in memory\n"
@@ -122,7 +129,7 @@ int main(int argc, char **argv)
     size_t nprops = 0;
     double speed = 0;
     long long timeout_s = 60, max_events = REPLAY_DEFAULT_MAX_EVENTS;
-    int64_t lateness_ms = 30000;
+    int64_t lateness_ms = -1; /* by source: PRODUCER_LATENESS_* */
     bool raw = false, stream = false, watch = false;
     const char *kubeconfig = NULL, *ns = NULL, *selector = NULL, *deck = NULL;
     const char *metrics_listen = NULL, *bucket = NULL, *link_base = NULL;
@@ -361,6 +368,8 @@ int main(int argc, char **argv)
         snprintf(err, sizeof(err), "out of memory");
         goto out;
     }
+    if (lateness_ms < 0)
+        lateness_ms = deck ? PRODUCER_LATENESS_DECK_MS : PRODUCER_LATENESS_MS;
     if (publisher_init(&pub, rk, topic, partitions, source, label, metrics, lateness_ms,
                        err, sizeof(err)) < 0)
         goto out;

@@ -179,6 +179,14 @@ int publisher_send(struct publisher *p, const char *key, size_t keylen, const ch
             p->newest_ms = event_ms;
         p->last_event_mono = util_mono_ms();
         p->last_event_wall = util_now_ms();
+        /* A stream's watermark follows its newest event at once (not at the next
+         * heartbeat): decisions on it wait only for the lateness. */
+        if (p->clock == PUBLISH_CLOCK_STREAM && !p->final_sent) {
+            int64_t w = clock_locked(p);
+            if (w != PUBLISH_WM_NONE && w > p->wm_ms &&
+                p->last_event_mono - p->wm_mono >= PUBLISH_WM_LIVE_MS)
+                wm_locked(p, w, false);
+        }
     }
     pthread_mutex_unlock(&p->mu);
     rd_kafka_poll(p->rk, 0);
@@ -277,10 +285,15 @@ static void *heartbeat_main(void *arg)
     while (!atomic_load(&p->hb_stop)) {
         pthread_mutex_lock(&p->mu);
         int64_t w = clock_locked(p), mono = util_mono_ms();
+        /* Fine steps while an event may be waiting for it (one went out within the
+         * lateness), else the heartbeat: an idle source costs a record a second. */
+        int64_t gap = p->last_event_mono && mono - p->last_event_mono <= p->lateness_ms + 1000
+                          ? PUBLISH_WM_LIVE_MS
+                          : PUBLISH_HEARTBEAT_MS;
         if (!p->final_sent && w != PUBLISH_WM_NONE) {
             if (p->wm_ms == PUBLISH_WM_NONE)
                 wm_locked(p, w, false);
-            else if (w > p->wm_ms && (mono - p->wm_mono >= PUBLISH_WM_EVERY_MS ||
+            else if (w > p->wm_ms && (mono - p->wm_mono >= gap ||
                                       p->events_since_wm >= PUBLISH_WM_EVERY_EVENTS))
                 wm_locked(p, w, false);
             else if (mono - p->wm_mono >= PUBLISH_HEARTBEAT_MS)
@@ -293,7 +306,7 @@ static void *heartbeat_main(void *arg)
                               NULL);
         pthread_mutex_unlock(&p->mu);
         rd_kafka_poll(p->rk, 0);
-        util_sleep_ms(100, NULL);
+        util_sleep_ms(PUBLISH_WM_LIVE_MS, NULL);
     }
     return NULL;
 }

@@ -383,9 +383,9 @@ class Publisher:
     wall-clock ms it was handed over: where the latency figures start. (kcat -P cannot
     do this: it reads its input in blocks and holds a lone line back.)"""
 
-    def __init__(self, env, broker, name="producer"):
+    def __init__(self, env, broker, name="producer", extra=()):
         argv = [os.path.join(env.bin, "herald-producer"), "-b", broker.bootstrap, "-t",
-                TOPIC, "-"]
+                TOPIC] + list(extra) + ["-"]
         self.err_path = env.logs.file(name + ".err")
         self.out_path = env.logs.file(name + ".out")
         self._err = open(self.err_path, "wb")

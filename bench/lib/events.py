@@ -122,9 +122,10 @@ def history(n, end, healthy=5000, failing=25, fail_every=20, spacing=0.5, seed=9
     return lines
 
 
-def live_stream(n, end, fail_every=20, healthy=2000, seed=11, first_pr=500000):
+def live_stream(n, end, fail_every=20, healthy=2000, seed=11, first_pr=500000, rate=None):
     """Runs for the latency and Alertmanager scenarios: n runs completing at `end`
-    (epoch s, "now"); every fail_every-th is a failure of a NEW identity (its own PR),
+    (epoch s, "now"), or with `rate` (runs per second) run i at end + i / rate, the
+    second it is sent in when paced at that rate from `end` (a live stream); every fail_every-th is a failure of a NEW identity (its own PR),
     so each one alerts at once. Returns (lines, failures) where failures is a list of
     (index, build_id, identity) of the failures in stream order."""
     rng = random.Random(seed)
@@ -133,13 +134,14 @@ def live_stream(n, end, fail_every=20, healthy=2000, seed=11, first_pr=500000):
     lines, failures = [], []
     pr = first_pr + healthy + 1000
     for i in range(n):
+        at = end + int(i / rate) if rate else end
         if fail_every and i % fail_every == fail_every - 1:
             ident = Identity(rng.choice(pres), pr)
             pr += 1
-            doc = run_doc(ident, "failure", end, i)
+            doc = run_doc(ident, "failure", at, i)
             failures.append((i, doc["status"]["build_id"], ident))
         else:
-            doc = run_doc(good[i % len(good)], "success", end, i)
+            doc = run_doc(good[i % len(good)], "success", at, i)
         lines.append(prowjob.to_json(doc))
     return lines, failures
 

@@ -316,29 +316,42 @@ def _lat(pubs, arr):
     return out, missing
 
 
+# name, consumer's librdkafka properties, batch_wait, kcat's properties, producer's
+# options. "pipeline": the shipped defaults with the producer's --lateness 0, so what
+# is measured is the pipeline alone, not the wait for the source's lateness (2 s).
 LAT_SETTINGS = (
-    ("defaults", {}, None, {}),
-    ("fetch10", {"fetch.wait.max.ms": "10"}, "10ms", {"fetch.wait.max.ms": "10"}),
+    ("defaults", {}, None, {}, ()),
+    ("pipeline", {}, None, {}, ("--lateness", "0")),
+    ("fetch10", {"fetch.wait.max.ms": "10"}, "10ms", {"fetch.wait.max.ms": "10"}, ()),
 )
+LAT_LABELS = {"defaults": "defaults", "pipeline": "defaults, --lateness 0",
+              "fetch10": "fetch.wait/batch_wait 10ms"}
 
 
 def latency(env, opts):
     """Failure published -> herald-slackd has it, vs kcat -G's time-to-consume for the
     same records, steady (opts.steady_rate for opts.steady_s) then inside a burst."""
-    end = int(time.time())
     steady_n = int(opts.steady_rate * opts.steady_s)
-    warmup, _ = events.live_stream(1, end, fail_every=0, seed=23, first_pr=900000)
-    streams = []
-    for run in range(opts.runs):
-        # New PRs every run: each failure is a new identity and alerts at once.
+    warmup, _ = events.live_stream(1, int(time.time()), fail_every=0, seed=23,
+                                   first_pr=900000)
+
+    def stream(run, lead_s=1.0):
+        """A run's events as a live source has them: each completes in the second it
+        is sent (the steady part paced from t0, the burst right after it). New PRs
+        every run: each failure is a new identity and alerts at once."""
         base = 1000000 + run * 100000
-        # (and a different completion second: different build ids)
-        steady, sf = events.live_stream(steady_n, end - 2 * run, seed=21 + run, first_pr=base)
-        burst, bf = events.live_stream(opts.burst_events, end - 2 * run - 1, seed=51 + run,
-                                       first_pr=base + 40000)
-        streams.append((steady, {f[0]: f[1] for f in sf}, burst, {f[0]: f[1] for f in bf}))
+        t0 = time.time() + lead_s
+        steady, sf = events.live_stream(steady_n, int(t0), seed=21 + run, first_pr=base,
+                                        rate=opts.steady_rate)
+        return t0, steady, {f[0]: f[1] for f in sf}
+
+    def burst_of(run):
+        """The burst: completing in the second it is sent."""
+        burst, bf = events.live_stream(opts.burst_events, int(time.time()), seed=51 + run,
+                                       first_pr=1000000 + run * 100000 + 40000)
+        return burst, {f[0]: f[1] for f in bf}
     figs = []
-    for name, props, bw, kprops in LAT_SETTINGS:
+    for name, props, bw, kprops, pargs in LAT_SETTINGS:
         if opts.latency_settings and name not in opts.latency_settings:
             continue
         res = {k: [] for k in ("s50", "s95", "s99", "b50", "b95", "b99",
@@ -359,15 +372,18 @@ def latency(env, opts):
         try:
             c.wait_assigned_all()
             kc.wait_assigned()
-            pub = benchlib.Publisher(env, broker)
+            pub = benchlib.Publisher(env, broker, extra=pargs)
             pub.send_many(warmup)
             benchlib.wait_until(lambda: c.handled() >= 1 and kc.count() >= 1, 30,
                                 what="warm-up event consumed")
             sent = 1
-            for run, (steady, sfail, burst, bfail) in enumerate(streams):
+            for run in range(opts.runs):
+                t0w, steady, sfail = stream(run)
                 log("latency %s run %d/%d: %d events at %g/s, then a burst of %d" %
-                    (name, run + 1, opts.runs, steady_n, opts.steady_rate, len(burst)))
+                    (name, run + 1, opts.runs, steady_n, opts.steady_rate,
+                     opts.burst_events))
                 pubs = {}
+                time.sleep(max(0.0, t0w - time.time()))
                 cpu0 = (benchlib.cpu_seconds(c.proc.pid), benchlib.cpu_seconds(kc.proc.pid))
                 t0 = time.monotonic()
                 for i, line in enumerate(steady):
@@ -391,6 +407,7 @@ def latency(env, opts):
                 hl, hm = _lat(pubs, h)
                 kl, km = _lat(pubs, k_arr)
                 time.sleep(0.5)
+                burst, bfail = burst_of(run)
                 times = pub.send_many(burst)
                 sent += len(burst)
                 bpubs = {bfail[i]: t for i, t in enumerate(times) if i in bfail}
@@ -408,7 +425,7 @@ def latency(env, opts):
                 pub.close()
             kc.stop()
             c.stop()
-        label = "defaults" if name == "defaults" else "fetch.wait/batch_wait 10ms"
+        label = LAT_LABELS[name]
         for p in (50, 95, 99):
             tgt = ("<=", 50) if p == 99 else None
             figs.append(figure("latency.steady.p%d.%s" % (p, name),

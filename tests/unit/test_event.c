@@ -853,6 +853,12 @@ static void test_json_depth_ignores_strings(void **state)
     assert_int_equal(event_json_depth(s1, strlen(s1)), 2);
     assert_int_equal(event_json_depth(s2, strlen(s2)), 3);
     assert_int_equal(event_json_depth("", 0), 0);
+    /* an escaped backslash before the quote ends the string; an escaped quote does not */
+    static const char s3[] = "{\"a\":\"x\\\\\",\"b\":[[1]]}";
+    static const char s4[] = "{\"a\":\"x\\\\\\\"[[[\",\"b\":[1]}";
+    assert_int_equal(event_json_depth(s3, strlen(s3)), 3);
+    assert_int_equal(event_json_depth(s4, strlen(s4)), 2);
+    assert_int_equal(event_json_depth("{\"open", 7), 1); /* unterminated string */
 }
 
 static void test_event_key_from_json(void **state)

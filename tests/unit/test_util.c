@@ -347,6 +347,26 @@ static void test_glob_match(void **state)
     assert_false(util_glob_match("S3-*", "s3-post-submit"));
 }
 
+/* ---- buf_json_str ---- */
+
+static void test_buf_json_str(void **state)
+{
+    struct buf b;
+
+    (void)state;
+    buf_init(&b, 1024);
+    assert_int_equal(buf_json_str(&b, "plain run"), 0);
+    assert_int_equal(buf_json_str(&b, "a\"b\\c\nd\x01" "e"), 0);
+    assert_int_equal(buf_json_str(&b, ""), 0);
+    assert_int_equal(buf_json_str(&b, NULL), 0);
+    assert_string_equal(b.data, "\"plain run\"\"a\\\"b\\\\c\\nd\\u0001e\"\"\"\"\"");
+    buf_release(&b);
+    buf_init(&b, 8); /* too small: nothing of the string is left behind */
+    assert_int_equal(buf_json_str(&b, "0123456789"), -1);
+    assert_int_equal(b.len, 0);
+    buf_release(&b);
+}
+
 /* ---- util_utf8_valid ---- */
 
 static void test_utf8_valid(void **state)
@@ -360,6 +380,10 @@ static void test_utf8_valid(void **state)
     assert_true(util_utf8_valid("\xf4\x8f\xbf\xbf", 4)); /* U+10FFFF */
     assert_true(util_utf8_valid("\xed\x9f\xbf", 3));     /* U+D7FF */
     assert_true(util_utf8_valid("a\0b", 3));             /* NUL is valid */
+    /* a bad byte after a long ASCII run (the eight-at-a-time path), or in its tail */
+    assert_false(util_utf8_valid("abcdefghijklmnopq\xff", 18));
+    assert_false(util_utf8_valid("abcdefghijklmnop\xc3", 17));
+    assert_true(util_utf8_valid("abcdefghijklmnop\xc3\xa9xyz", 20));
     /* len is honoured: the invalid byte after it is not read */
     assert_true(util_utf8_valid("ok\xff", 2));
 
@@ -568,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_parse_int),
         cmocka_unit_test(test_parse_double),
         cmocka_unit_test(test_glob_match),
+        cmocka_unit_test(test_buf_json_str),
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_buf_basic),
         cmocka_unit_test(test_buf_limit),
