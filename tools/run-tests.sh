@@ -5,14 +5,15 @@
 #   tools/run-tests.sh [--unit-only] BUILD_DIR BIN_DIR
 #
 # Runs every executable $BUILD_DIR/tests/test_* (all of them, even after a failure),
-# then, unless --unit-only, the end-to-end suite:
-#   HERALD_BIN=BIN_DIR python3 -m unittest discover -s tests/e2e -p 'test_*.py' -v
+# then, unless --unit-only, the end-to-end suite (tests/e2e/test_*.py) in E2E_JOBS
+# shards side by side, each
+#   HERALD_BIN=BIN_DIR PYTHONPATH=tests/e2e python3 -m unittest -v test_a test_b ...
 # from the repository root. The last line printed is always
 #   tests: N passed, M failed
 # and the exit status is 0 only if nothing failed (and something ran).
 #
-# Environment: UNIT_TIMEOUT (s per unit binary, default 300), E2E_TIMEOUT (s for the
-# whole e2e suite, default 1200).
+# Environment: UNIT_TIMEOUT (s per unit binary, default 300), E2E_TIMEOUT (s for each
+# e2e shard, default 1800), E2E_JOBS (shards run side by side, default 2).
 set -u
 
 usage() {
@@ -42,7 +43,8 @@ BUILD=$(abspath "${args[0]}")
 BIN=$(abspath "${args[1]}")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}
-E2E_TIMEOUT=${E2E_TIMEOUT:-1200}
+E2E_TIMEOUT=${E2E_TIMEOUT:-1800}
+E2E_JOBS=${E2E_JOBS:-2}
 
 passed=0
 failed=0
@@ -93,18 +95,53 @@ fi
 
 # ---- end-to-end tests ---------------------------------------------------------------
 if [ "$unit_only" -eq 0 ]; then
-    echo "==== e2e: tests/e2e (HERALD_BIN=$BIN)"
+    # E2E_JOBS shards run side by side (the tests mostly wait on servers and clocks;
+    # each starts its own on free ports): modules are dealt out longest first, by the
+    # seconds they took on a 2-core machine (unlisted: 20).
+    echo "==== e2e: tests/e2e (HERALD_BIN=$BIN, $E2E_JOBS shard(s))"
+    shards=$(cd "$ROOT/tests/e2e" && python3 - "$E2E_JOBS" <<'PY'
+import glob, sys
+secs = {"test_holes": 224, "test_watch": 126, "test_faults": 92, "test_recorder": 80,
+        "test_pipeline": 60, "test_watermarks": 60, "test_determinism": 50,
+        "test_rules": 45, "test_bucket": 41, "test_dashboard": 38, "test_deck": 30,
+        "test_ops": 30, "test_inputs": 25}
+mods = sorted((m[:-3] for m in glob.glob("test_*.py")), key=lambda m: -secs.get(m, 20))
+jobs = max(1, int(sys.argv[1]))
+bins = [[0, []] for _ in range(jobs)]
+for m in mods:
+    b = min(bins, key=lambda x: x[0])
+    b[0] += secs.get(m, 20)
+    b[1].append(m)
+print("\n".join(" ".join(b[1]) for b in bins if b[1]))
+PY
+)
     out="$tmp/e2e.out"
-    (cd "$ROOT" && HERALD_BIN="$BIN" PYTHONDONTWRITEBYTECODE=1 limited "$E2E_TIMEOUT" \
-        python3 -m unittest discover -s tests/e2e -p 'test_*.py' -v) 2>&1 | tee "$out"
-    rc=${PIPESTATUS[0]}
-    ran=$(sed -n 's/^Ran \([0-9][0-9]*\) tests\{0,1\} in .*/\1/p' "$out" | tail -n 1)
-    ran=${ran:-0}
-    summary=$(grep -E '^(OK|FAILED)( \(|$)' "$out" | tail -n 1)
-    count() { # count KEY -> number after KEY= in the summary line, or 0
-        local v
-        v=$(printf '%s\n' "$summary" | sed -n "s/.*[ (]$1=\([0-9][0-9]*\).*/\1/p")
-        echo "${v:-0}"
+    : >"$out"
+    i=0
+    pids=()
+    while read -r mods; do
+        [ -n "$mods" ] || continue
+        i=$((i + 1))
+        # shellcheck disable=SC2086
+        (cd "$ROOT" && HERALD_BIN="$BIN" PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$ROOT/tests/e2e" \
+            limited "$E2E_TIMEOUT" python3 -m unittest -v $mods) >"$tmp/e2e.$i.out" 2>&1 &
+        pids+=($!)
+    done <<<"$shards"
+    rc=0
+    for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+    ran=0
+    summary=""
+    for j in $(seq 1 "$i"); do
+        cat "$tmp/e2e.$j.out"
+        cat "$tmp/e2e.$j.out" >>"$out"
+        r=$(sed -n 's/^Ran \([0-9][0-9]*\) tests\{0,1\} in .*/\1/p' "$tmp/e2e.$j.out" | tail -n 1)
+        ran=$((ran + ${r:-0}))
+        summary="$summary $(grep -E '^(OK|FAILED)( \(|$)' "$tmp/e2e.$j.out" | tail -n 1)"
+        grep -qE '^(OK|FAILED)( \(|$)' "$tmp/e2e.$j.out" || summary="$summary FAILED (errors=1)"
+    done
+    count() { # count KEY -> the sum of the numbers after KEY= in the shards' summaries
+        printf '%s\n' "$summary" | grep -oE "[ (,]$1=[0-9]+" | sed 's/.*=//' |
+            awk '{s += $1} END {print s + 0}'
     }
     ef=$(( $(count failures) + $(count errors) + $(count "unexpected successes") ))
     skipped=$(count skipped)
