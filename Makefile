@@ -166,6 +166,8 @@ $(BIN)/herald-slackd: $(SLACKD_SRC:%.c=$(BUILD)/%.o) $(LIB)
 # Unit tests of a program's own modules link those objects too.
 $(BUILD)/tests/test_record: $(BUILD)/recorder/record.o
 $(BUILD)/tests/unit/test_record.o: ALLCFLAGS += -Irecorder
+$(BUILD)/tests/test_storied: $(BUILD)/consumer/storied.o
+$(BUILD)/tests/unit/test_storied.o: ALLCFLAGS += -Iconsumer
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)

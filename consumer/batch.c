@@ -299,6 +299,8 @@ static int take_event(const struct batch_ctx *ctx, struct batch *b,
         !(q->facts = facts_json(cfg, &f, q->key, q->bkey, cls, si >= 0 ? version : "", &d,
                                 s ? s->id : NULL, tp, m->offset, si)))
         goto oom;
+    q->light = ctx->storied && strcmp(cls, "fail") != 0 && !q->rel &&
+               !storied_has(ctx->storied, q->key) && !storied_has(ctx->storied, q->bkey);
     b->nev++;
     return 0;
 oom:

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "engine.h"
 #include "silence.h"
+#include "storied.h"
 
 /* One consumed message, borrowed for as long as the batch lives. */
 struct batch_msg {
@@ -38,6 +39,9 @@ struct batch_msg {
 struct batch_ctx {
     const struct config *cfg;           /* borrowed */
     const struct silence_set *silences; /* borrowed; may be NULL (none) */
+    /* Jobs with a story (storied.h): an event of any other job that is not a failure
+     * nor a release run goes light. NULL: every event goes in full. */
+    const struct storied *storied;
     /* A message that is not a valid event or watermark: reason is a metric label
      * (event_error_name, "bad_watermark"), why says what and where. May be NULL. */
     void (*reject)(void *opaque, const struct batch_msg *m, const char *reason,

@@ -50,6 +50,10 @@ int consumer_init(struct consumer *c, const struct config *cfg, const char *name
                cfg->redis_password, cfg->redis_timeout_ms);
     if (engine_init(&c->eng, &c->redis, cfg, name, errstr, errstr_size) < 0)
         return -1;
+    if (storied_init(&c->storied) < 0) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+    }
     if (silence_setup(&c->redis) < 0) {
         snprintf(errstr, errstr_size, "cannot register the silence scripts");
         return -1;
@@ -185,17 +189,41 @@ static void state_lost(struct consumer *c)
     intake_rewind(&c->in);
 }
 
-/* One step, retried while Redis is away (holding the batch and staying in the group),
- * or sent fail-open. Returns 0 when done (offsets may be stored), 1 if the batch must
- * be dropped without storing (state lost: it is read again), -1 if stopped first. */
-static int step(struct consumer *c, const struct batch *b, struct engine_out *out)
+/* The batch's events the engine could not take light (engine_out.need), in full, into
+ * in (their jobs are known to have a story from now on). full: room for b->nev. */
+static void resend_full(struct consumer *c, const struct batch *b,
+                        const struct engine_out *o, struct engine_event *full,
+                        struct engine_in *in)
 {
-    struct engine_in in;
+    for (size_t i = 0; i < o->nneed; i++) {
+        full[i] = b->ev[o->need[i]];
+        full[i].light = false;
+        storied_add(&c->storied, full[i].key);
+        storied_add(&c->storied, full[i].bkey);
+    }
+    in->ev = full;
+    in->nev = o->nneed;
+    in->nwm = 0; /* taken by the first call */
+}
+
+/* Counts of a first call (the light one) into the second's. */
+static void add_counts(struct engine_out *to, const struct engine_out *from)
+{
+    to->fast += from->fast;
+    to->dup += from->dup;
+    to->buffered += from->buffered;
+    to->late += from->late;
+}
+
+/* One engine call of step(). */
+static int step_in(struct consumer *c, const struct batch *b, const struct engine_in *inp,
+                   struct engine_out *out)
+{
+    struct engine_in in = *inp;
     char err[512];
     int64_t backoff = 200;
     struct deliverer *d;
 
-    batch_input(b, &in);
     for (;;) {
         if (!c->have_epoch && engine_epoch(&c->eng, true, err, sizeof(err)) >= 0)
             c->have_epoch = true;
@@ -231,9 +259,65 @@ static int step(struct consumer *c, const struct batch *b, struct engine_out *ou
     }
 }
 
+/* One step, retried while Redis is away (holding the batch and staying in the group),
+ * or sent fail-open. A step that could not take some light events runs again with them
+ * in full. Returns 0 when done (offsets may be stored), 1 if the batch must be dropped
+ * without storing (state lost: it is read again), -1 if stopped first. */
+static int step(struct consumer *c, struct batch *b, struct engine_out *out)
+{
+    struct engine_in in;
+    struct engine_out first = {0};
+    struct engine_event *full = NULL;
+    int rc;
+
+    batch_input(b, &in);
+    for (size_t i = 0; i < b->nev; i++) {
+        struct engine_event *v = &b->ev[i];
+        if (v->light &&
+            (storied_has(&c->storied, v->key) || storied_has(&c->storied, v->bkey)))
+            v->light = false; /* its job's failure came earlier in this batch */
+        if (!v->light) {      /* a failure, a release run, or a known story */
+            storied_add(&c->storied, v->key);
+            storied_add(&c->storied, v->bkey);
+        }
+    }
+    size_t nlight = 0;
+    for (size_t i = 0; i < b->nev; i++)
+        nlight += b->ev[i].light;
+    if (nlight)
+        metrics_counter_add(c->metrics, "herald_events_light_total",
+                            "Events sent to the engine without their facts and JSON "
+                            "(a success of a job with no story here).",
+                            (double)nlight, "");
+    rc = step_in(c, b, &in, out);
+    if (rc == 0 && out->nneed > 0 && !out->epoch_lost) {
+        metrics_counter_add(c->metrics, "herald_events_resent_total",
+                            "Light events the engine needed in full (their job had a "
+                            "story this consumer had not seen).",
+                            (double)out->nneed, "");
+        if (!(full = calloc(out->nneed, sizeof(*full)))) {
+            log_error("%s: out of memory for a batch of %zu", c->name, b->nev);
+            engine_out_release(out);
+            return 1; /* not stored: read again */
+        }
+        first = *out;
+        resend_full(c, b, &first, full, &in);
+        rc = step_in(c, b, &in, out);
+        if (rc == 0)
+            add_counts(out, &first);
+        engine_out_release(&first);
+        free(full);
+    }
+    return rc;
+}
+
 static void run_batch(struct consumer *c, const struct batch_msg *msgs, size_t n)
 {
-    struct batch_ctx ctx = {c->cfg, &c->silences, on_reject, c};
+    struct batch_ctx ctx = {.cfg = c->cfg,
+                            .silences = &c->silences,
+                            .storied = &c->storied,
+                            .reject = on_reject,
+                            .opaque = c};
     struct batch b;
     struct engine_out out;
     int rc;
@@ -310,6 +394,7 @@ void consumer_release(struct consumer *c)
     sender_release(&c->snd);
     engine_release(&c->eng);
     silence_set_release(&c->silences);
+    storied_release(&c->storied);
     rconn_release(&c->redis);
 }
 

@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "rconn.h"
 #include "sender.h"
+#include "storied.h"
 #include "silence.h"
 
 struct consumer {
@@ -41,6 +42,7 @@ struct consumer {
     atomic_int state_lost; /* Redis lost Herald's state; rebuilding from Kafka */
     int64_t state_lost_ms; /* monotonic: when it was found */
     struct silence_set silences;
+    struct storied storied;     /* jobs seen with a story: the others' events go light */
     int64_t silences_loaded_ms; /* monotonic; 0 = never */
     int64_t last_step_ms;       /* monotonic */
 };

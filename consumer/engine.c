@@ -205,6 +205,21 @@ static int parse_out(const char *json, const struct engine_in *in, struct engine
     out->suppressed = take_obj(o, "suppressed");
     out->silences = take_obj(o, "silences");
     out->kinds = take_obj(o, "kinds");
+    const cJSON *need = cJSON_GetObjectItemCaseSensitive(o, "need"), *x;
+    if (cJSON_IsArray(need) && cJSON_GetArraySize(need) > 0) {
+        out->need = calloc((size_t)cJSON_GetArraySize(need), sizeof(*out->need));
+        if (!out->need) {
+            cJSON_Delete(o);
+            snprintf(errstr, errstr_size, "out of memory");
+            return -1;
+        }
+        cJSON_ArrayForEach(x, need)
+        {
+            if (cJSON_IsNumber(x) && x->valuedouble >= 0 &&
+                (size_t)x->valuedouble < in->nev)
+                out->need[out->nneed++] = (size_t)x->valuedouble;
+        }
+    }
     pins = cJSON_GetObjectItemCaseSensitive(o, "pins");
     for (size_t i = 0; i < in->ntps && i < ENGINE_MAX_TPS; i++) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(pins, in->tps[i]);
@@ -223,6 +238,9 @@ void engine_out_release(struct engine_out *o)
     cJSON_Delete(o->kinds);
     cJSON_Delete(o->errors);
     o->suppressed = o->silences = o->kinds = o->errors = NULL;
+    free(o->need);
+    o->need = NULL;
+    o->nneed = 0;
 }
 
 /* The batch header: {"wm": [[source, partition, ms, final, partitions]...], "tps": [...]}
@@ -291,9 +309,9 @@ int engine_step(struct engine *e, const struct engine_in *in, struct engine_out 
         argv[a++] = v->tp;
         argv[a++] = nums[i][1];
         argv[a++] = v->bkey;
-        argv[a++] = v->facts;
-        lens[a] = v->payload_len;
-        argv[a++] = v->payload;
+        argv[a++] = v->light ? "" : v->facts;
+        lens[a] = v->light ? 0 : v->payload_len;
+        argv[a++] = v->light ? "" : v->payload;
     }
     for (size_t i = 0; i < a; i++)
         if (!lens[i] && argv[i])

@@ -11,6 +11,11 @@
  * A step is idempotent: after a timeout (the script may have run) running it again
  * with the same batch finds everything already done.
  *
+ * Light events (engine_event.light) travel without their facts and JSON. One the
+ * engine cannot take without them is left out, and the step then decides nothing: it
+ * returns the indexes (engine_out.need) for a second call with those events in full,
+ * which decides. So a batch costs one call, or two when a job's story was unknown.
+ *
  * One engine per thread (it uses that thread's rconn).
  */
 #ifndef HERALD_ENGINE_H
@@ -54,6 +59,8 @@ struct engine_event {
     char *facts;         /* JSON: what the rules need (batch.c) */
     const char *payload; /* the event JSON as consumed, borrowed */
     size_t payload_len;
+    bool light; /* sent without facts and payload: the engine takes it only if it can
+                   change nothing, else reports it in engine_out.need (storied.h) */
 };
 
 struct engine_in {
@@ -89,6 +96,9 @@ struct engine_out {
     cJSON *kinds;      /* {alert kind: count}; owned */
     int64_t
         pins[ENGINE_MAX_TPS]; /* per in->tps[i]: lowest offset still needed, -1 none */
+    size_t *need; /* indexes into in->ev of light events it could not take: send them
+                     again in full (nothing was decided this step); owned; may be NULL */
+    size_t nneed;
 };
 
 struct engine {

@@ -5,7 +5,9 @@
 --          "tps": ["<topic>:<partition>", ...] (report the pins of these)}
 -- ARGV[3..] ten per event: id, event ms, job key, class (fail|ok|start|skip),
 --          release stage (1|0), "<topic>:<partition>", offset, the job key without a
---          pull request (presubmits; else the job key), facts (JSON), the event
+--          pull request (presubmits; else the job key), facts (JSON), the event;
+--          facts and event "" for a light event: taken only if it can change nothing,
+--          else its index (from 0) goes to "need" and nothing is decided this step
 -- Returns JSON: the counts, {"pins": {tp: lowest offset still needed or -1}},
 -- "wm" (the group watermark), "clock" (event time of the last item decided), "more"
 -- (items are due beyond this step's bound: call again), or {"epoch_lost": ...}.
@@ -22,6 +24,7 @@ end
 local hdr = cjson.decode(ARGV[2])
 for _, r in ipairs(E.list(hdr.wm)) do E.wm_record(r) end
 local Wlast = tonumber(redis.call('HGET', E.META, 'wm') or '-1')
+local need = {}
 
 for i = 3, #ARGV, 10 do
   local id, t, k, c, rel = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
@@ -36,6 +39,8 @@ for i = 3, #ARGV, 10 do
   end
   if fast then
     E.res.fast = E.res.fast + 1
+  elseif ARGV[i + 8] == '' then
+    need[#need + 1] = (i - 3) / 10 -- light, and it has a story: send it again in full
   elseif redis.call('ZSCORE', E.BUF, id) then
     E.res.dup = E.res.dup + 1 -- a copy of an event waiting to be decided
   else
@@ -52,6 +57,12 @@ for i = 3, #ARGV, 10 do
       if t <= Wlast then E.res.late = E.res.late + 1 end
     end
   end
+end
+if #need > 0 then
+  -- Deciding now could decide past an event not taken yet: the caller sends these in
+  -- full and that call decides.
+  E.res.need = need
+  return cjson.encode(E.res)
 end
 
 -- ---- decide ------------------------------------------------------------------------

@@ -275,6 +275,31 @@ class PipelineTest(HeraldTestCase):
         s2 = c2.metrics().sum("herald_alerts_sent_total")
         self.assertEqual(s1 + s2, 40, (s1, s2))
 
+    def test_e2_success_of_a_failure_another_consumer_saw_recovers(self):
+        """A success travels light (without its JSON) when this consumer knows no story
+        of its job. Here the failure was consumed by a consumer since gone: the engine
+        finds the story, asks for the event in full, and the recovery is posted."""
+        t = base_time()
+        job, repo = "s3-release-test", "s3-controller"
+        c1 = self.start_consumer(name="consumer-1")
+        self.produce([failure(job, repo, t, type="periodic")])
+        self.wait_for(1, "ci", WAIT)
+        self.assertEqual(c1.stop(), 0)
+
+        c2 = self.start_consumer(name="consumer-2")
+        ok = failure(job, repo, t + 600, state="success", type="periodic", seq=1)
+        healthy = [failure("s3-unit-test-%d" % i, repo, t + 600 + i, state="success",
+                           type="periodic", seq=2 + i) for i in range(3)]
+        self.produce([ok] + healthy)
+        msgs = self.wait_for(2, "ci", WAIT)
+        self.assert_quiet(2)
+        self.assertIn("recovered", payload_text(msgs[1]))
+        self.assertEqual(fields_of(msgs[1]).get("job"), job)
+        mt = c2.metrics()
+        self.assertEqual(mt.sum("herald_events_light_total"), 4)
+        self.assertEqual(mt.sum("herald_events_resent_total"), 1)
+        self.assertEqual(mt.sum("herald_events_unchanged_total"), 3)
+
     # -- f ------------------------------------------------------------------------------
 
     def test_f_mrkdwn_injection_escaped(self):

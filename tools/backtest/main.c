@@ -189,7 +189,8 @@ static int feed(const struct config *cfg, struct engine *e, const struct replay 
     size_t bs = (size_t)cfg->batch_size, i = 0;
     struct batch_msg *msgs = calloc(bs + 2, sizeof(*msgs));
     char wm[2][WATERMARK_MAX_BYTES];
-    struct batch_ctx ctx = {cfg, NULL, bt_reject, res};
+    /* every event in full (no storied set): the reference the light path must match */
+    struct batch_ctx ctx = {.cfg = cfg, .reject = bt_reject, .opaque = res};
     int rc = -1;
 
     if (!msgs)
