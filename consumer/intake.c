@@ -215,6 +215,12 @@ int intake_init(struct intake *in, const struct config *cfg, const char *name,
         if (kafka_conf_set(conf, consumer_props[i][0], consumer_props[i][1], errstr,
                            errstr_size) < 0)
             goto out;
+    /* librdkafka >= 2.1 looks at a full prefetch queue again after this long (2.0.2:
+     * a fixed second, which caps a replay at about queued.max.messages.kbytes a
+     * second: docs/performance.md). */
+    if (rd_kafka_version() >= 0x020100ff &&
+        kafka_conf_set(conf, "fetch.queue.backoff.ms", "10", errstr, errstr_size) < 0)
+        goto out;
     for (size_t i = 0; i < cfg->nkafka_props; i++)
         if (kafka_conf_set(conf, cfg->kafka_props[i].key, cfg->kafka_props[i].value,
                            errstr, errstr_size) < 0)
