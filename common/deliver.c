@@ -469,8 +469,8 @@ size_t deliverer_poll(struct deliverer *d, int wait_ms, struct delivery **done,
     size_t n;
 
     if (d->active == 0) {
-        if (wait_ms > 0)
-            util_sleep_ms(wait_ms, NULL);
+        if (wait_ms > 0) /* nothing to drive: until the time is up or a wakeup */
+            curl_multi_poll(d->multi, NULL, 0, wait_ms, NULL);
         return 0;
     }
     curl_multi_perform(d->multi, &running);
@@ -479,6 +479,12 @@ size_t deliverer_poll(struct deliverer *d, int wait_ms, struct delivery **done,
     curl_multi_poll(d->multi, NULL, 0, wait_ms, NULL);
     curl_multi_perform(d->multi, &running);
     return drain(d, done, max);
+}
+
+void deliverer_wakeup(struct deliverer *d)
+{
+    if (d && d->multi)
+        curl_multi_wakeup(d->multi);
 }
 
 size_t deliverer_abort(struct deliverer *d, struct delivery **done, size_t max)

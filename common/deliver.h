@@ -96,9 +96,13 @@ int deliverer_start(struct deliverer *d, struct delivery *it);
 
 /* Run the attempts in flight for at most wait_ms (less when one ends) and put up to
  * max of the finished ones in done[]. Returns how many. With none in flight it
- * sleeps wait_ms and returns 0. */
+ * waits wait_ms (or until deliverer_wakeup) and returns 0. */
 size_t deliverer_poll(struct deliverer *d, int wait_ms, struct delivery **done,
                       size_t max);
+
+/* End a deliverer_poll() waiting in another thread now (more work was queued). The
+ * one call that is thread-safe. */
+void deliverer_wakeup(struct deliverer *d);
 
 /* Stop every attempt in flight (shutdown): each comes back DELIVER_PENDING with
  * reason "aborted" (up to max of them in done[]; call again while it returns max). */

@@ -119,6 +119,8 @@ static void account(struct consumer *c, const struct engine_out *o)
     char err[256];
     const cJSON *e;
 
+    if (o->alerts > 0)
+        sender_wake(&c->snd);
     count_map(c, o->suppressed, "herald_events_suppressed_total",
               "Failures that did not alert.", "reason");
     if (o->failed) {

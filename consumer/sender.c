@@ -380,6 +380,11 @@ void sender_run(struct sender *s)
     s->drained = true;
 }
 
+void sender_wake(struct sender *s)
+{
+    deliverer_wakeup(s->dl);
+}
+
 static void *thread_main(void *arg)
 {
     sender_run(arg);

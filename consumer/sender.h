@@ -71,6 +71,10 @@ int sender_init(struct sender *s, const struct config *cfg, struct metrics *m,
 /* Run the delivery loop on a new thread. Returns 0, or -1 with errstr. */
 int sender_start(struct sender *s, char *errstr, size_t errstr_size);
 
+/* Look at the queue now instead of at the next tick (a step queued alerts). Any
+ * thread. */
+void sender_wake(struct sender *s);
+
 /* Run the delivery loop on the calling thread until *stop, then wind down as
  * sender_join describes. For the backtest and tests. */
 void sender_run(struct sender *s);
