@@ -98,12 +98,14 @@ out:
     return rc;
 }
 
-/* The members as bullets, at most SLACK_ECO_SHOW of them and what fits in a section;
- * the rest counted, pointing at the dashboard when there is one. */
+/* The members as bullets: at most SLACK_ECO_SHOW of them, over as many sections
+ * (SLACK_ECO_SECTIONS at most) as they need; the rest counted, pointing at the
+ * dashboard when there is one. */
 static int add_members(cJSON *blocks, const struct alert *a)
 {
+    const size_t room = MRKDWN_TEXT_MAX - MRKDWN_TAIL_MAX - 80;
     struct buf v;
-    size_t shown = 0;
+    size_t shown = 0, sections = 1;
     int rc = -1;
 
     buf_init(&v, MRKDWN_TEXT_MAX);
@@ -111,11 +113,20 @@ static int add_members(cJSON *blocks, const struct alert *a)
                                                       : "*Services:*") < 0)
         goto out;
     for (size_t i = 0; i < a->nmembers && shown < SLACK_ECO_SHOW; i++) {
-        int r = put_member(&v, &a->members[i], MRKDWN_TEXT_MAX - MRKDWN_TAIL_MAX - 80);
+        int r = put_member(&v, &a->members[i], room);
         if (r < 0)
             goto out;
-        if (r > 0)
-            break;
+        if (r > 0) { /* this section is full: the next one */
+            if (sections == SLACK_ECO_SECTIONS ||
+                mrkdwn_add(blocks, "section", v.data) < 0)
+                break;
+            sections++;
+            buf_reset(&v);
+            if ((r = put_member(&v, &a->members[i], room)) != 0)
+                break; /* one member larger than a section (cannot be: it is cut) */
+            memmove(v.data, v.data + 1, v.len); /* no blank first line */
+            v.len--;
+        }
         shown++;
     }
     if (shown < a->nmembers &&

@@ -18,6 +18,7 @@ int slack_eco_blocks(cJSON *blocks, const struct alert *a);
 /* In slack.c: the context lines every kind ends with (a->extra, the dashboard link). */
 int slack_context_extra(cJSON *blocks, const struct alert *a);
 
-#define SLACK_ECO_SHOW 20 /* members listed in full; the rest are counted */
+#define SLACK_ECO_SHOW 100   /* members listed in full; the rest are counted */
+#define SLACK_ECO_SECTIONS 8 /* sections of members at most (3000 bytes each) */
 
 #endif

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "alert.h"
+#include "slack_eco.h"
 #include "event.h"
 #include "slack.h"
 #include "util.h"
@@ -885,21 +886,44 @@ static void test_format_stalled(void **state)
     cJSON_Delete(root);
 }
 
-/* An ecosystem alert names every member with its version, link and consequences, and
- * collapses past SLACK_ECO_SHOW; event text in a member is escaped. */
+/* Bullets in every section, and each section within Slack's 3000 bytes. */
+static int section_bullets(const cJSON *root, int *sections)
+{
+    const cJSON *blk;
+    int n = 0;
+
+    *sections = 0;
+    cJSON_ArrayForEach(blk, blocks_of(root))
+    {
+        const char *t = str_of(cJSON_GetObjectItemCaseSensitive(blk, "text"), "text");
+        if (strcmp(str_of(blk, "type"), "section") != 0 || !t)
+            continue;
+        assert_true(strlen(t) <= 3000);
+        assert_true(t[0] != '\n'); /* a section goes on without a blank line */
+        if (count_str(t, "\xe2\x80\xa2 ") > 0)
+            ++*sections;
+        n += count_str(t, "\xe2\x80\xa2 ");
+    }
+    return n;
+}
+
+/* An ecosystem alert names every member with its version, link and consequences, over
+ * as many sections as that takes, and collapses past SLACK_ECO_SHOW; event text in a
+ * member is escaped. */
 static void test_format_ecosystem_members(void **state)
 {
     static const char *const cons[] = {
         "chart-update: update-ack-chart failure (build 9)"};
-    struct alert_member m[30];
-    char svc[30][16], url[30][64];
+    struct alert_member m[SLACK_ECO_SHOW + 20];
+    char svc[SLACK_ECO_SHOW + 20][16], url[SLACK_ECO_SHOW + 20][64];
     struct alert a;
     cJSON *root;
     const char *t;
+    int sections;
     (void)state;
 
-    for (int i = 0; i < 30; i++) {
-        snprintf(svc[i], sizeof(svc[i]), "svc%02d", i);
+    for (int i = 0; i < SLACK_ECO_SHOW + 20; i++) {
+        snprintf(svc[i], sizeof(svc[i]), "svc%03d", i);
         snprintf(url[i], sizeof(url[i]), "https://prow.example/view/%d", i);
         m[i] = (struct alert_member){
             svc[i], "v1.2.3", "svc-post-submit", "77", url[i], cons, 1, i == 3};
@@ -916,25 +940,34 @@ static void test_format_ecosystem_members(void **state)
                         ":rotating_light: Ecosystem: 8 services failing post-submit");
     t = line_with(root, "section", "Services failing");
     assert_non_null(t);
-    assert_non_null(strstr(t, "\xe2\x80\xa2 *svc00* v1.2.3 \xc2\xb7 "
+    assert_non_null(strstr(t, "\xe2\x80\xa2 *svc000* v1.2.3 \xc2\xb7 "
                               "<https://prow.example/view/0|svc-post-submit> build 77"));
     assert_non_null(
         strstr(t, "\xe2\x86\xb3 chart-update: update-ack-chart failure (build 9)"));
-    assert_non_null(strstr(t, "*svc03* v1.2.3"));
+    assert_non_null(strstr(t, "*svc003* v1.2.3"));
     assert_non_null(strstr(t, "build 77 \xe2\x80\x94 recovered"));
     assert_null(strstr(t, "<!channel>"));
     assert_non_null(strstr(t, "&lt;!channel&gt; job"));
-    assert_int_equal(count_str(t, "\xe2\x80\xa2 "), 8);
+    assert_int_equal(section_bullets(root, &sections), 8);
+    assert_int_equal(sections, 1);
     assert_non_null(line_with(root, "context", "On the dashboard"));
     cJSON_Delete(root);
 
-    a.nmembers = 30; /* collapsed: the rest counted, with the dashboard's full list */
+    a.nmembers = 77; /* ACK's whole fleet: everyone named, over several sections */
     root = format_parse(&a, &s_hook, NULL, NULL);
-    t = line_with(root, "section", "Services failing");
-    assert_int_equal(count_str(t, "\xe2\x80\xa2 "), 20);
-    assert_non_null(
-        strstr(t, "and 10 more (<https://herald.example/?stage=post-submit|"));
-    assert_true(strlen(t) <= 3000);
+    assert_int_equal(section_bullets(root, &sections), 77);
+    assert_true(sections > 1);
+    assert_non_null(line_with(root, "section", "*svc076* v1.2.3"));
+    assert_null(line_with(root, "section", "more"));
+    cJSON_Delete(root);
+
+    a.nmembers =
+        SLACK_ECO_SHOW + 20; /* collapsed: the rest counted, with the full list */
+    root = format_parse(&a, &s_hook, NULL, NULL);
+    assert_int_equal(section_bullets(root, &sections), SLACK_ECO_SHOW);
+    assert_true(sections <= SLACK_ECO_SECTIONS);
+    assert_non_null(line_with(
+        root, "section", "and 20 more (<https://herald.example/?stage=post-submit|"));
     cJSON_Delete(root);
 }
 
