@@ -44,14 +44,29 @@ local function drop(m, id)
   end
 end
 
--- The head of d's queue and its record. An update (chat.update of an incident's
--- message) followed in the queue by a newer update of the same message is dropped:
--- only the newest state matters, and Slack is not asked to edit the same message
--- once per change.
+-- True if d's queue holds, within its first LOOK entries, an update (chat.update of an
+-- incident's message) of incident inc newer than entry head.
+local LOOK = 64
+local function newer_update(d, head, inc)
+  local q = redis.call('ZRANGEBYLEX', KEYS[2], '(' .. head, '[' .. d .. '\2', 'LIMIT', 0, LOOK)
+  for _, m in ipairs(q) do
+    local rec = redis.call('HGET', KEYS[1], 'a' .. string.sub(m, #d + 2))
+    if rec then
+      local n = cjson.decode(rec)
+      if n.thread == 'update' and n.inc == inc then return true end
+    end
+  end
+  return false
+end
+
+-- The head of d's queue and its record. An update followed in the queue by a newer
+-- update of the same message (other messages may come between) is dropped: only the
+-- newest state matters, and Slack is not asked to edit the same message once per
+-- change.
 local function head_of(d)
   for _ = 1, 100 do
     local q = redis.call('ZRANGEBYLEX', KEYS[2], '[' .. d .. '\1', '[' .. d .. '\2',
-                         'LIMIT', 0, 2)
+                         'LIMIT', 0, 1)
     local head = q[1]
     if not head then return nil end
     local id = 'a' .. string.sub(head, #d + 2)
@@ -60,10 +75,9 @@ local function head_of(d)
       redis.call('ZREM', KEYS[2], head) -- its record is gone: nothing to send
     else
       local r = cjson.decode(rec)
-      local nid = q[2] and 'a' .. string.sub(q[2], #d + 2)
-      local nrec = nid and r.thread == 'update' and redis.call('HGET', KEYS[1], nid)
-      local n = nrec and cjson.decode(nrec)
-      if not (n and n.thread == 'update' and n.inc == r.inc) then return head, rec, r end
+      if not (r.thread == 'update' and r.inc and newer_update(d, head, r.inc)) then
+        return head, rec, r
+      end
       drop(head, id)
     end
   end

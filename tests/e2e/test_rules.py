@@ -231,6 +231,40 @@ class RulesTest(harness.HeraldTestCase):
         for s in self.SERVICES:
             self.assertIn(s, payload_text(rec))
 
+    def test_updates_of_two_incidents_in_one_channel_are_coalesced(self):
+        """Two stages fail across twelve services at once, on one Web API channel that
+        takes one message a second: each incident's message is edited (chat.update) as
+        services join, but a queued edit that a newer edit of the same message follows
+        is not sent, even with the other incident's edits between them."""
+        t = base_time()
+        api = [{"name": n, "type": "webapi", "token": harness.SlackReceiver.TOKEN,
+                "channel": "#ci", "url": self.slack.api_url()} for n in ("releases", "ci")]
+        c = self.start_consumer(self.cfg(receivers=api, routes=[],
+                                         ecosystem={"services": 3, "window": "15m",
+                                                    "hold": "0s"},
+                                         storm={"rate": 2, "burst": 1}))
+        runs = []
+        for i, s in enumerate(self.SERVICES):
+            runs.append(failure("%s-kind-e2e" % s, "%s-controller" % s, t + 2 * i,
+                                type="presubmit", seq=2 * i))
+            runs.append(failure("%s-unit-test" % s, "%s-controller" % s, t + 2 * i + 1,
+                                type="presubmit", seq=2 * i + 1))
+        self.produce(runs, speed=10)  # 0.1 s apart: decided over many steps
+
+        def settled():
+            m = self.slack.messages()
+            full = [x for x in m if x.get("api") == "webapi-update" and
+                    "12 services failing" in header(x)]
+            return m if len(full) >= 2 else None
+        msgs = self.wait_until(settled, 60, what="both incidents' messages naming all 12")
+        time.sleep(2.0)
+        msgs = self.slack.messages()
+        edits = [m for m in msgs if m.get("api") == "webapi-update"]
+        joins = 2 * (len(self.SERVICES) - 3)  # services joining after each incident opened
+        self.assertLess(len(edits), joins // 2,
+                        "queued edits of the same message were each sent: %d of %d" %
+                        (len(edits), joins))
+
     def test_four_services_stay_per_service_alerts(self):
         t = base_time()
         self.start_consumer(self.cfg(ecosystem={"services": 5, "window": "15m",
