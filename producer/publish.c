@@ -287,9 +287,10 @@ static void *heartbeat_main(void *arg)
         int64_t w = clock_locked(p), mono = util_mono_ms();
         /* Fine steps while an event may be waiting for it (one went out within the
          * lateness), else the heartbeat: an idle source costs a record a second. */
-        int64_t gap = p->last_event_mono && mono - p->last_event_mono <= p->lateness_ms + 1000
-                          ? PUBLISH_WM_LIVE_MS
-                          : PUBLISH_HEARTBEAT_MS;
+        int64_t gap =
+            p->last_event_mono && mono - p->last_event_mono <= p->lateness_ms + 1000
+                ? PUBLISH_WM_LIVE_MS
+                : PUBLISH_HEARTBEAT_MS;
         if (!p->final_sent && w != PUBLISH_WM_NONE) {
             if (p->wm_ms == PUBLISH_WM_NONE)
                 wm_locked(p, w, false);

@@ -29,7 +29,7 @@
 #define PUBLISH_WM_EVERY_MS 100 /* throttle: at most one watermark set per 100 ms ... */
 #define PUBLISH_WM_EVERY_EVENTS 1000 /* ... unless this many events went out since */
 #define PUBLISH_HEARTBEAT_MS 1000 /* a record every second while nothing else is sent */
-#define PUBLISH_WM_LIVE_MS 10 /* a live clock's watermark follows it within this */
+#define PUBLISH_WM_LIVE_MS 10     /* a live clock's watermark follows it within this */
 #define PUBLISH_WM_NONE INT64_MIN
 #define PUBLISH_MAX_SETTLED 65536 /* tracked delivery reports kept for the source */
 

@@ -356,7 +356,9 @@ static void test_buf_json_str(void **state)
     (void)state;
     buf_init(&b, 1024);
     assert_int_equal(buf_json_str(&b, "plain run"), 0);
-    assert_int_equal(buf_json_str(&b, "a\"b\\c\nd\x01" "e"), 0);
+    assert_int_equal(buf_json_str(&b, "a\"b\\c\nd\x01"
+                                      "e"),
+                     0);
     assert_int_equal(buf_json_str(&b, ""), 0);
     assert_int_equal(buf_json_str(&b, NULL), 0);
     assert_string_equal(b.data, "\"plain run\"\"a\\\"b\\\\c\\nd\\u0001e\"\"\"\"\"");
