@@ -154,6 +154,8 @@ function E.emit(kind, rec, dests, thread, only, quiet)
   rec.id, rec.kind, rec.t, rec.thread, rec.dests = id, kind, E.now, thread, kept
   redis.call('HSET', E.ALERTS, id, cjson.encode(rec))
   redis.call('HSET', E.ALERTS, id .. ':n', #kept)
+  -- an edit of an incident's message: its incident, for the claim to coalesce edits
+  if thread == 'update' and rec.inc then redis.call('HSET', E.ALERTS, id .. ':u', rec.inc) end
   for _, d in ipairs(kept) do
     redis.call('ZADD', E.Q, 0, d .. '\1' .. string.format('%012d', seq))
     redis.call('ZADD', E.QS, 'NX', 0, d)

@@ -40,48 +40,45 @@ end
 local function drop(m, id)
   redis.call('ZREM', KEYS[2], m)
   if redis.call('HINCRBY', KEYS[1], id .. ':n', -1) <= 0 then
-    redis.call('HDEL', KEYS[1], id, id .. ':n')
+    redis.call('HDEL', KEYS[1], id, id .. ':n', id .. ':u')
   end
 end
 
--- True if d's queue holds, within its first LOOK entries, an update (chat.update of an
--- incident's message) of incident inc newer than entry head.
+-- True if d's queue holds, within its first LOOK entries after head, an edit of
+-- incident inc (the ':u' field names the incident of an edit record).
 local LOOK = 64
 local function newer_update(d, head, inc)
   local q = redis.call('ZRANGEBYLEX', KEYS[2], '(' .. head, '[' .. d .. '\2', 'LIMIT', 0, LOOK)
   for _, m in ipairs(q) do
-    local rec = redis.call('HGET', KEYS[1], 'a' .. string.sub(m, #d + 2))
-    if rec then
-      local n = cjson.decode(rec)
-      if n.thread == 'update' and n.inc == inc then return true end
+    if redis.call('HGET', KEYS[1], 'a' .. string.sub(m, #d + 2) .. ':u') == inc then
+      return true
     end
   end
   return false
 end
 
--- The head of d's queue and its record. An update followed in the queue by a newer
--- update of the same message (other messages may come between) is dropped: only the
--- newest state matters, and Slack is not asked to edit the same message once per
--- change.
+-- The head of d's queue and its record, or nil and whether d has more (true: it
+-- gave up after dropping 100 edits; look again next time). An edit (chat.update of an
+-- incident's message) followed in the queue by a newer edit of the same message
+-- (other messages may come between) is dropped: only the newest state matters, and
+-- Slack is not asked to edit the same message once per change.
 local function head_of(d)
   for _ = 1, 100 do
     local q = redis.call('ZRANGEBYLEX', KEYS[2], '[' .. d .. '\1', '[' .. d .. '\2',
                          'LIMIT', 0, 1)
     local head = q[1]
-    if not head then return nil end
+    if not head then return nil, false end
     local id = 'a' .. string.sub(head, #d + 2)
-    local rec = redis.call('HGET', KEYS[1], id)
-    if not rec then
+    local inc = redis.call('HGET', KEYS[1], id .. ':u')
+    if not (inc and newer_update(d, head, inc)) then
+      local rec = redis.call('HGET', KEYS[1], id)
+      if rec then return head, rec, cjson.decode(rec) end
       redis.call('ZREM', KEYS[2], head) -- its record is gone: nothing to send
     else
-      local r = cjson.decode(rec)
-      if not (r.thread == 'update' and r.inc and newer_update(d, head, r.inc)) then
-        return head, rec, r
-      end
       drop(head, id)
     end
   end
-  return nil
+  return nil, true
 end
 
 for _, d in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 4 * max + 16)) do
@@ -90,8 +87,10 @@ for _, d in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0,
   if (st['until'] or 0) <= now then
     local head, rec, r = head_of(d)
     if not head then
-      redis.call('ZREM', KEYS[3], d)
-      redis.call('HDEL', KEYS[4], d)
+      if not rec then -- empty (rec is "more" here)
+        redis.call('ZREM', KEYS[3], d)
+        redis.call('HDEL', KEYS[4], d)
+      end
     elseif take_token(d) then
       local id = 'a' .. string.sub(head, #d + 2)
       st['until'], st.holder, st.since = now + lease, holder, st.since or now

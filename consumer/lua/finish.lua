@@ -39,7 +39,7 @@ for i = 2, #ARGV, 9 do
       end
       redis.call('HDEL', KEYS[7], id .. '\1' .. d)
       if redis.call('HINCRBY', KEYS[1], id .. ':n', -1) <= 0 then
-        redis.call('HDEL', KEYS[1], id, id .. ':n')
+        redis.call('HDEL', KEYS[1], id, id .. ':n', id .. ':u')
       end
     end
     st = {}

@@ -277,6 +277,27 @@ class EngineCase(unittest.TestCase):
         msgs, _ = self.backtest(docs, self.eco_config())
         self.assertEqual([m["kind"] for m in msgs], ["failure"] * 4)
 
+    def test_a_long_run_of_edits_of_one_incident_is_drained(self):
+        """150 pull requests of 30 services fail one stage at once on a Web API channel:
+        the incident's message is edited as each joins. More than 100 edits queued in a
+        row, each followed by a newer one, are dropped over several claims; the channel
+        is drained (it was once taken for empty and left with its queue: a hang), and
+        the last edit names every service."""
+        cfg = self.config(receivers=[{"name": "ci", "type": "webapi", "token": "x",
+                                      "url": "http://127.0.0.1:9/api", "channel": "#ci"}],
+                          routes=[], default_receiver="ci",
+                          ecosystem={"enabled": True, "services": 3, "window": "15m",
+                                     "hold": "0s"},
+                          storm={"rate": 1000, "burst": 1000})
+        docs = [run("%s-unit-test" % s, "%s-controller" % s, T0, type="presubmit",
+                    seq=i * 5 + k, pulls=[{"number": 1000 + i * 5 + k, "author": "a"}])
+                for k in range(5) for i, s in enumerate(self.SVCS)]
+        msgs, _ = self.backtest(docs, cfg)
+        edits = [m for m in msgs if m["thread"] == "update"]
+        self.assertTrue(edits, [m["kind"] for m in msgs])
+        self.assertLess(len(edits), 10, "edits queued behind a newer one were sent")
+        self.assertEqual(sorted(edits[-1]["services"]), sorted(self.SVCS))
+
     # ---- routing -----------------------------------------------------------------------
 
     def test_per_service_channels_from_one_web_api_receiver(self):
