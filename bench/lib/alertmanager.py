@@ -183,17 +183,22 @@ def start_herald(env, opts):
     return broker, c
 
 
-# herald-producer's default --lateness for a stream (producer/main.c): a live stream's
-# events are decided once it is this far past them, or has been silent this long.
-LATENESS_S = 2.0
-
-
 def run_herald(env, broker, c, lines, want, services, stages, quiet, lateness_s=None):
     """lateness_s: the producer's --lateness (None: its default). Herald's quiet wait
-    starts after the lateness: a message cannot come before the watermark passed."""
+    starts once every event is consumed and none is waiting for a decision (a message
+    cannot come before the watermark passed and the engine decided)."""
     pub = None
     extra = () if lateness_s is None else ("--lateness", "%gs" % lateness_s)
-    quiet += LATENESS_S if lateness_s is None else lateness_s
+
+    seen = [0]
+
+    def decided():
+        """True from the second look in a row that finds it so (the gauge is set at
+        the end of a step, the consumed count before it)."""
+        ok = (c.handled() >= len(lines) and
+              c.metrics().sum("herald_events_waiting") == 0)
+        seen[0] = seen[0] + 1 if ok else 0
+        return seen[0] >= 2
     try:
         c.wait_assigned_all()
         pub = benchlib.Publisher(env, broker, extra=extra)
@@ -202,7 +207,7 @@ def run_herald(env, broker, c, lines, want, services, stages, quiet, lateness_s=
         def msgs():
             return [(m["received_ms"], herald_pairs(m.get("payload"), services, stages),
                      m.get("api") == "webapi-update") for m in env.slack.messages()]
-        out = _collect(msgs, want, lambda: c.handled() >= len(lines), t_pub, quiet)
+        out = _collect(msgs, want, decided, t_pub, quiet)
         return outcome(want, t_pub, out)
     finally:
         if pub:

@@ -44,39 +44,34 @@ local function drop(m, id)
   end
 end
 
--- True if d's queue holds, within its first LOOK entries after head, an edit of
--- incident inc (the ':u' field names the incident of an edit record).
-local LOOK = 64
-local function newer_update(d, head, inc)
-  local q = redis.call('ZRANGEBYLEX', KEYS[2], '(' .. head, '[' .. d .. '\2', 'LIMIT', 0, LOOK)
-  for _, m in ipairs(q) do
-    if redis.call('HGET', KEYS[1], 'a' .. string.sub(m, #d + 2) .. ':u') == inc then
-      return true
-    end
-  end
-  return false
-end
-
--- The head of d's queue and its record, or nil and whether d has more (true: it
--- gave up after dropping 100 edits; look again next time). An edit (chat.update of an
--- incident's message) followed in the queue by a newer edit of the same message
--- (other messages may come between) is dropped: only the newest state matters, and
--- Slack is not asked to edit the same message once per change.
+-- The head of d's queue and its record, or nil and whether d may have more (true:
+-- it looked at LOOK * 8 entries and found none to send; look again next time). An edit
+-- (chat.update of an incident's message; its record's ':u' field names the incident)
+-- that a newer edit of the same message follows within the entries looked at (other
+-- messages may come between) is dropped: only the newest state matters, and Slack is
+-- not asked to edit the same message once per change.
+local LOOK = 256
 local function head_of(d)
-  for _ = 1, 100 do
+  for _ = 1, 8 do
     local q = redis.call('ZRANGEBYLEX', KEYS[2], '[' .. d .. '\1', '[' .. d .. '\2',
-                         'LIMIT', 0, 1)
-    local head = q[1]
-    if not head then return nil, false end
-    local id = 'a' .. string.sub(head, #d + 2)
-    local inc = redis.call('HGET', KEYS[1], id .. ':u')
-    if not (inc and newer_update(d, head, inc)) then
-      local rec = redis.call('HGET', KEYS[1], id)
-      if rec then return head, rec, cjson.decode(rec) end
-      redis.call('ZREM', KEYS[2], head) -- its record is gone: nothing to send
-    else
-      drop(head, id)
+                         'LIMIT', 0, LOOK)
+    if #q == 0 then return nil, false end
+    local incs, last = {}, {}
+    for i, m in ipairs(q) do
+      local inc = redis.call('HGET', KEYS[1], 'a' .. string.sub(m, #d + 2) .. ':u')
+      if inc then incs[i], last[inc] = inc, i end
     end
+    for i, m in ipairs(q) do
+      local id = 'a' .. string.sub(m, #d + 2)
+      if incs[i] and last[incs[i]] > i then
+        drop(m, id)
+      else
+        local rec = redis.call('HGET', KEYS[1], id)
+        if rec then return m, rec, cjson.decode(rec) end
+        redis.call('ZREM', KEYS[2], m) -- its record is gone: nothing to send
+      end
+    end
+    if #q < LOOK then return nil, false end
   end
   return nil, true
 end
