@@ -343,6 +343,8 @@ static void run_batch(struct consumer *c, const struct batch_msg *msgs, size_t n
     rc = step(c, &b, &out);
     intake_resume(&c->in);
     if (rc == 0) {
+        metrics_counter_add(c->metrics, "herald_batches_total",
+                            "Batches of consumed messages the engine stepped.", 1, "");
         account(c, &out);
         intake_done(&c->in, (const char *const *)b.tps, out.pins, b.ntps);
         engine_out_release(&out);
