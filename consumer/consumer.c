@@ -217,6 +217,15 @@ static void add_counts(struct engine_out *to, const struct engine_out *from)
     to->late += from->late;
 }
 
+/* The result of a step sent fail-open: nothing decided, no offset held back (a pin of
+ * 0 would move the partition's commit back to its start). */
+static void nothing_pinned(struct engine_out *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < ENGINE_MAX_TPS; i++)
+        out->pins[i] = -1;
+}
+
 /* One engine call of step(). */
 static int step_in(struct consumer *c, const struct batch *b, const struct engine_in *inp,
                    struct engine_out *out)
@@ -245,11 +254,17 @@ static int step_in(struct consumer *c, const struct batch *b, const struct engin
                       "Redis operations that failed.", "op", "step", NULL, NULL);
         if (b->nev == 0 && b->nwm == 0) /* an idle step: nothing to hold, try later */
             return -1;
-        if (c->cfg->redis_fail_open && b->nev &&
+        if (c->cfg->redis_fail_open && !b->nev) {
+            /* watermarks only: nothing waits for them while events go out at once, and
+             * holding them would hold back the events behind them */
+            nothing_pinned(out);
+            return 0;
+        }
+        if (c->cfg->redis_fail_open &&
             (d = deliverer_new(&c->cfg->delivery, err, sizeof(err)))) {
             failopen_send(c->cfg, d, c->metrics, b);
             deliverer_free(d);
-            memset(out, 0, sizeof(*out));
+            nothing_pinned(out);
             return 0;
         }
         log_warn("%s: redis unavailable (%s): holding a batch of %zu events", c->name,

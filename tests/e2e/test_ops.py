@@ -188,6 +188,16 @@ class OpsTest(HeraldTestCase):
         self.wait_for(3, timeout=30)
         self.assertGreaterEqual(c.metrics().sum("herald_fail_open_batches_total"), 1)
         self.assertIn("without dedup (fail-open)", c.proc.stderr_text())
+        # What went out fail-open is committed: a consumer started after Redis is back
+        # does not read it again (the commit once went back to each partition's start,
+        # and all three alerted a second time).
+        self.assertEqual(c.stop(), 0)
+        redis2 = start_redis(self.logs, port, "redis-back")
+        self.addCleanup(lambda: redis2.stop())
+        c2 = self.start_consumer(cfg, name="consumer-2")
+        c2.wait_assigned()
+        self.wait_until(lambda: self.readyz(c2)[0] == 200, 15, what="/readyz 200")
+        self.assert_quiet(3, quiet=3.0)
 
     def test_redis_auth_password_from_env(self):
         port = harness.free_port()
