@@ -8,7 +8,7 @@
 #   make dashboard  the demo, then its stack (and the dashboard) up until Ctrl-C
 #   make test-asan  the same tests under AddressSanitizer and UBSan
 #   make bench      the benchmark suite side by side with kcat and Alertmanager
-#                   (bench/README.md, docs/performance.md); make bench-quick: < 2 min
+#                   (bench/README.md, docs/performance.md); make bench-quick: about 3 min
 
 CC      ?= cc
 SAN     ?= 0
