@@ -109,6 +109,15 @@ void util_json_escape(const char *in, char *out, size_t size)
     out[o] = '\0';
 }
 
+uint64_t util_fnv1a(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
 bool util_glob_match(const char *pat, const char *s)
 {
     const char *star = NULL, *resume = NULL;

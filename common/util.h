@@ -53,6 +53,9 @@ void util_json_escape(const char *in, char *out, size_t size);
 /* Shell-style glob match with '*' and '?' only (no character classes). */
 bool util_glob_match(const char *pattern, const char *s);
 
+/* FNV-1a of the NUL-terminated s: for in-process hash tables, not stored anywhere. */
+uint64_t util_fnv1a(const char *s);
+
 /* true if [s, s+len) is valid UTF-8 (no overlongs, no surrogates). */
 bool util_utf8_valid(const char *s, size_t len);
 

@@ -5,16 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 #define SLOTS (2 * STORIED_MAX)
 
-/* FNV-1a: keys are job keys (org/repo/job[#pr]), short and distinct */
 static size_t hash_of(const char *key)
 {
-    uint64_t h = 14695981039346656037ULL;
-
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return (size_t)(h % SLOTS);
+    return (size_t)(util_fnv1a(key) % SLOTS);
 }
 
 int storied_init(struct storied *s)

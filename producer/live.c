@@ -17,12 +17,10 @@ static void count(struct live *l, const char *name, const char *help)
     metrics_counter_add(l->m, name, help, 1, lbl);
 }
 
-/* FNV-1a: the slot of a name in the in-process cache. */
+/* The name's hash for the in-process cache; 0 marks an empty slot. */
 static uint64_t hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    uint64_t h = util_fnv1a(s);
     return h ? h : 1;
 }
 
