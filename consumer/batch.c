@@ -301,6 +301,10 @@ static int take_event(const struct batch_ctx *ctx, struct batch *b,
         goto oom;
     q->light = ctx->storied && strcmp(cls, "fail") != 0 && !q->rel &&
                !storied_has(ctx->storied, q->key) && !storied_has(ctx->storied, q->bkey);
+    if (!q->light) { /* a failure, a release run, or a known story */
+        storied_add(ctx->storied, q->key);
+        storied_add(ctx->storied, q->bkey);
+    }
     b->nev++;
     return 0;
 oom:

@@ -40,8 +40,10 @@ struct batch_ctx {
     const struct config *cfg;           /* borrowed */
     const struct silence_set *silences; /* borrowed; may be NULL (none) */
     /* Jobs with a story (storied.h): an event of any other job that is not a failure
-     * nor a release run goes light. NULL: every event goes in full. */
-    const struct storied *storied;
+     * nor a release run goes light; the others' jobs are added as the batch is built,
+     * so a success after its job's failure in the same batch goes in full. NULL: every
+     * event goes in full. */
+    struct storied *storied;
     /* A message that is not a valid event or watermark: reason is a metric label
      * (event_error_name, "bad_watermark"), why says what and where. May be NULL. */
     void (*reject)(void *opaque, const struct batch_msg *m, const char *reason,

@@ -280,25 +280,16 @@ static int step_in(struct consumer *c, const struct batch *b, const struct engin
  * or sent fail-open. A step that could not take some light events runs again with them
  * in full. Returns 0 when done (offsets may be stored), 1 if the batch must be dropped
  * without storing (state lost: it is read again), -1 if stopped first. */
-static int step(struct consumer *c, struct batch *b, struct engine_out *out)
+static int step(struct consumer *c, const struct batch *b, struct engine_out *out)
 {
     struct engine_in in;
     struct engine_out first = {0};
     struct engine_event *full = NULL;
     int rc;
 
-    batch_input(b, &in);
-    for (size_t i = 0; i < b->nev; i++) {
-        struct engine_event *v = &b->ev[i];
-        if (v->light &&
-            (storied_has(&c->storied, v->key) || storied_has(&c->storied, v->bkey)))
-            v->light = false; /* its job's failure came earlier in this batch */
-        if (!v->light) {      /* a failure, a release run, or a known story */
-            storied_add(&c->storied, v->key);
-            storied_add(&c->storied, v->bkey);
-        }
-    }
     size_t nlight = 0;
+
+    batch_input(b, &in);
     for (size_t i = 0; i < b->nev; i++)
         nlight += b->ev[i].light;
     if (nlight)
@@ -307,7 +298,7 @@ static int step(struct consumer *c, struct batch *b, struct engine_out *out)
                             "(a success of a job with no story here).",
                             (double)nlight, "");
     rc = step_in(c, b, &in, out);
-    if (rc == 0 && out->nneed > 0 && !out->epoch_lost) {
+    if (rc == 0 && out->nneed > 0) { /* (0: the epoch was not lost) */
         metrics_counter_add(c->metrics, "herald_events_resent_total",
                             "Light events the engine needed in full (their job had a "
                             "story this consumer had not seen).",
