@@ -41,7 +41,8 @@ int slack_eco_summary(const struct alert *a, struct buf *head, struct buf *fb)
 
 /* One member: "• *s3* v1.2.3 · <url|s3-post-submit> build 12" and its consequences
  * ("   ↳ chart-update: update-ack-chart failure (build 9)"), escaped, into b; nothing
- * (and 1) when it does not fit in limit bytes of b. */
+ * (and 1) when it does not fit in limit bytes of b. It goes on a new line unless b is
+ * empty. */
 static int put_member(struct buf *b, const struct alert_member *m, size_t limit)
 {
     struct buf one;
@@ -92,7 +93,9 @@ static int put_member(struct buf *b, const struct alert_member *m, size_t limit)
         rc = 1;
         goto out;
     }
-    rc = buf_puts(b, "\n") < 0 || buf_append(b, one.data, one.len) < 0 ? -1 : 0;
+    /* on a line of its own, unless it opens a section */
+    rc = (b->len && buf_puts(b, "\n") < 0) || buf_append(b, one.data, one.len) < 0 ? -1
+                                                                                   : 0;
 out:
     buf_release(&one);
     return rc;
@@ -124,8 +127,6 @@ static int add_members(cJSON *blocks, const struct alert *a)
             buf_reset(&v);
             if ((r = put_member(&v, &a->members[i], room)) != 0)
                 break; /* one member larger than a section (cannot be: it is cut) */
-            memmove(v.data, v.data + 1, v.len); /* no blank first line */
-            v.len--;
         }
         shown++;
     }
